@@ -1,0 +1,40 @@
+"""One frozen settings object for the whole app; the CLI only fills it in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- serving ---
+    host: str = "127.0.0.1"  # loopback by default: the dashboard has actions, never expose it by accident
+    port: int = 8000
+
+    # --- where the data comes from ---
+    source: str = "sim"  # "sim" (built-in simulated cluster) | "kube" (real cluster)
+    kubeconfig: str | None = None  # path; None with source="kube" means $KUBECONFIG then ~/.kube/config
+    context: str | None = None
+    in_cluster: bool = False
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    allow_actions: bool = False  # real clusters are read-only unless the user opts in
+
+    # --- the simulated cluster ---
+    sim_speed: float = 1.0  # sim seconds per real second; >1 makes a lesson run faster in class
+    max_endpoints_per_slice: int = 100  # kube-controller-manager's default (valid 1..1000)
+    sim_seed: int = 0  # names, uids and IP order are reproducible for a given seed
+    sim_lesson: bool = True  # preload the first lesson's objects
+    api_prefix: str = "/k8s"  # where the simulated cluster's Kubernetes API is served
+    api_token: str | None = None  # bearer token for that API; None: a random one per start
+    write_kubeconfig: str | None = None  # path to write a kubeconfig for the simulated cluster
+
+    # --- the stream to browsers ---
+    tick_seconds: float = 0.05  # changes within one tick go out as one message: bursts coalesce
+    ping_seconds: float = 15.0  # SSE comment ping; below common 30-60 s proxy idle timeouts
+    buffer_messages: int = 1024  # messages kept for Last-Event-ID resume; older ids get a snapshot
+    client_queue_messages: int = 256  # a client further behind than this is resynced with a snapshot
+    timeline_limit: int = 200  # timeline entries kept in the view (newest first)
+
+    @property
+    def actions_enabled(self) -> bool:
+        return self.source == "sim" or self.allow_actions

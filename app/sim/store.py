@@ -1,0 +1,257 @@
+"""The simulated cluster's object store: Kubernetes-shaped dicts with resourceVersions,
+a label index, a bounded event history for watch-from-resourceVersion, and subscribers.
+
+Stored objects are shared, never copied on read: treat every dict you get as frozen and
+write through `create`/`update`/`mutate`/`delete` (mutate deep-copies for you).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from app.kinds import KINDS
+from app.sim.clock import SimClock
+from app.sim.errors import ApiError, already_exists, conflict, expired, not_found
+from app.timefmt import rfc3339
+
+Obj = dict[str, Any]
+Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped kinds
+
+# Kinds whose metadata.generation counts changes outside metadata and status.
+_GENERATION_KINDS = frozenset({"Deployment", "ReplicaSet", "Pod", "EndpointSlice"})
+# Alphabet and length of generateName suffixes (k8s.io/apiserver names.SimpleNameGenerator).
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreEvent:
+    type: str  # "ADDED" | "MODIFIED" | "DELETED"
+    kind: str
+    obj: Obj
+    rv: int
+
+
+def key_of(obj: Obj) -> Key:
+    md = obj.get("metadata") or {}
+    return (md.get("namespace") or "", md.get("name") or "")
+
+
+def matches(labels: dict[str, str] | None, selector: dict[str, str]) -> bool:
+    """Equality-based selector (matchLabels / Service spec.selector). An empty selector matches all."""
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _body(obj: Obj) -> Obj:
+    """What a change is judged on: everything except the server-managed metadata."""
+    md = {
+        k: v for k, v in (obj.get("metadata") or {}).items() if k not in ("resourceVersion", "managedFields")
+    }
+    return {**obj, "metadata": md}
+
+
+def _spec_part(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+
+
+class ObjectStore:
+    def __init__(self, clock: SimClock, *, history_limit: int = 50_000, seed: int = 0) -> None:
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self._rv = 100  # a fresh real cluster is never at 0
+        self._objs: dict[str, dict[Key, Obj]] = {k: {} for k in KINDS}
+        # (kind, namespace, label key, label value) -> names
+        self._labels: dict[tuple[str, str, str, str], set[str]] = {}
+        self._history: deque[StoreEvent] = deque(maxlen=history_limit)
+        self._compacted_rv = self._rv
+        self._subs: list[Callable[[StoreEvent], None]] = []
+
+    # ---- reads -------------------------------------------------------------
+    @property
+    def resource_version(self) -> str:
+        return str(self._rv)
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        return self._objs[kind].get((namespace or "", name))
+
+    def require(self, kind: str, namespace: str, name: str) -> Obj:
+        obj = self.get(kind, namespace, name)
+        if obj is None:
+            raise not_found(kind, name)
+        return obj
+
+    def list(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        selector: dict[str, str] | None = None,
+    ) -> list[Obj]:
+        """Objects of a kind, optionally in one namespace and matching an equality selector.
+
+        With a selector and a namespace, the label index answers without a scan.
+        """
+        objs = self._objs[kind]
+        if selector and namespace is not None:
+            names = self._candidates(kind, namespace, selector)
+            out = [objs[(namespace, n)] for n in names]
+            return [o for o in out if matches(o["metadata"].get("labels"), selector)]
+        items: Iterable[Obj] = objs.values()
+        if namespace is not None:
+            items = (o for o in items if (o["metadata"].get("namespace") or "") == namespace)
+        if selector:
+            items = (o for o in items if matches(o["metadata"].get("labels"), selector))
+        return list(items)
+
+    def count(self, kind: str) -> int:
+        return len(self._objs[kind])
+
+    def _candidates(self, kind: str, namespace: str, selector: dict[str, str]) -> set[str]:
+        best: set[str] | None = None
+        for k, v in selector.items():
+            names = self._labels.get((kind, namespace, k, v), set())
+            if best is None or len(names) < len(best):
+                best = names
+            if not best:
+                break
+        return set(best or ())
+
+    # ---- writes ------------------------------------------------------------
+    def new_uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def name_suffix(self, length: int = 5) -> str:
+        return "".join(self.rng.choice(_SUFFIX_ALPHABET) for _ in range(length))
+
+    def create(self, obj: Obj) -> Obj:
+        """Store a new object; fills uid, resourceVersion, creationTimestamp, generation, generateName."""
+        kind = obj["kind"]
+        info = KINDS[kind]
+        obj = dict(obj)
+        md = dict(obj.get("metadata") or {})
+        if info.namespaced:
+            md["namespace"] = md.get("namespace") or "default"
+        else:
+            md.pop("namespace", None)
+        if not md.get("name"):
+            if not md.get("generateName"):
+                raise ApiError(422, "Invalid", f"{kind}: name or generateName is required")
+            for _ in range(100):
+                candidate = md["generateName"] + self.name_suffix()
+                if (md.get("namespace", ""), candidate) not in self._objs[kind]:
+                    md["name"] = candidate
+                    break
+        key = (md.get("namespace", ""), md["name"])
+        if key in self._objs[kind]:
+            raise already_exists(kind, md["name"])
+        md["uid"] = self.new_uid()
+        md["creationTimestamp"] = rfc3339(self.clock.now())
+        if kind in _GENERATION_KINDS:
+            md["generation"] = 1
+        md.pop("deletionTimestamp", None)
+        obj["metadata"] = md
+        obj["apiVersion"] = info.api_version
+        return self._commit("ADDED", kind, key, obj)
+
+    def update(self, obj: Obj) -> Obj:
+        """Replace an object. A resourceVersion in the new object must match (optimistic concurrency);
+        an update that changes nothing is a no-op, as on a real API server."""
+        kind = obj["kind"]
+        key = key_of(obj)
+        old = self._objs[kind].get(key)
+        if old is None:
+            raise not_found(kind, key[1])
+        md = dict(obj.get("metadata") or {})
+        sent_rv = md.get("resourceVersion")
+        if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
+            raise conflict(kind, key[1])
+        # Immutable, server-owned metadata survives any update.
+        for f in ("uid", "creationTimestamp", "generation", "namespace", "deletionTimestamp"):
+            if f in old["metadata"]:
+                md.setdefault(f, old["metadata"][f])
+            if f in ("uid", "creationTimestamp") and f in old["metadata"]:
+                md[f] = old["metadata"][f]
+        md["resourceVersion"] = old["metadata"]["resourceVersion"]
+        obj = {**obj, "metadata": md, "apiVersion": KINDS[kind].api_version}
+        if _body(obj) == _body(old):
+            return old
+        if kind in _GENERATION_KINDS and _spec_part(obj) != _spec_part(old):
+            md["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        return self._commit("MODIFIED", kind, key, obj, old)
+
+    def mutate(self, kind: str, namespace: str, name: str, fn: Callable[[Obj], object]) -> Obj:
+        """Deep-copy the stored object, let `fn` change the copy in place, store it.
+        If fn returns False, nothing is written."""
+        current = self.require(kind, namespace, name)
+        draft = copy.deepcopy(current)
+        if fn(draft) is False:
+            return current
+        draft["metadata"].pop("resourceVersion", None)
+        return self.update(draft)
+
+    def delete(self, kind: str, namespace: str, name: str) -> Obj:
+        """Remove at once (graceful deletion is the kubelet stand-in's job, via deletionTimestamp)."""
+        key = (namespace or "", name)
+        old = self._objs[kind].get(key)
+        if old is None:
+            raise not_found(kind, name)
+        return self._commit("DELETED", kind, key, old, old)
+
+    def _commit(self, type_: str, kind: str, key: Key, obj: Obj, old: Obj | None = None) -> Obj:
+        self._rv += 1
+        obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
+        if old is not None:
+            self._index(kind, key, old, remove=True)
+        if type_ == "DELETED":
+            del self._objs[kind][key]
+        else:
+            self._objs[kind][key] = obj
+            self._index(kind, key, obj, remove=False)
+        if len(self._history) == self._history.maxlen:
+            self._compacted_rv = self._history[0].rv
+        event = StoreEvent(type_, kind, obj, self._rv)
+        self._history.append(event)
+        for fn in list(self._subs):
+            fn(event)
+        return obj
+
+    def _index(self, kind: str, key: Key, obj: Obj, *, remove: bool) -> None:
+        ns, name = key
+        for k, v in (obj["metadata"].get("labels") or {}).items():
+            idx = (kind, ns, k, v)
+            if remove:
+                names = self._labels.get(idx)
+                if names is not None:
+                    names.discard(name)
+                    if not names:
+                        del self._labels[idx]
+            else:
+                self._labels.setdefault(idx, set()).add(name)
+
+    # ---- watch -------------------------------------------------------------
+    def subscribe(self, fn: Callable[[StoreEvent], None]) -> Callable[[], None]:
+        """Call fn synchronously after every change. Returns the unsubscribe function."""
+        self._subs.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self._subs:
+                self._subs.remove(fn)
+
+        return unsubscribe
+
+    def events_since(self, rv: int, kind: str | None = None) -> list[StoreEvent]:
+        """Events after resourceVersion rv, or 410 Expired when history no longer reaches back to it."""
+        oldest_kept = self._history[0].rv if self._history else self._rv + 1
+        if rv < self._compacted_rv or (rv < oldest_kept - 1 and rv < self._rv):
+            raise expired(rv, max(self._compacted_rv, oldest_kept - 1))
+        return [e for e in self._history if e.rv > rv and (kind is None or e.kind == kind)]
+
+    def compact(self) -> None:
+        """Forget all history, like an etcd compaction: watches from any older rv get 410."""
+        self._history.clear()
+        self._compacted_rv = self._rv
