@@ -44,7 +44,9 @@ def test_store_versions_noop_updates_and_label_index():
 def test_generate_name_and_watch_history_expiry():
     store = ObjectStore(SimClock(), history_limit=3)
     start = int(store.resource_version)
-    made = [store.create({"kind": "Service", "metadata": {"generateName": "svc-"}, "spec": {}}) for _ in range(5)]
+    made = [
+        store.create({"kind": "Service", "metadata": {"generateName": "svc-"}, "spec": {}}) for _ in range(5)
+    ]
     assert all(m["metadata"]["name"].startswith("svc-") and len(m["metadata"]["name"]) == 9 for m in made)
     with pytest.raises(ApiError) as err:
         store.events_since(start)

@@ -71,6 +71,9 @@ class ObjectStore:
         self._history: deque[StoreEvent] = deque(maxlen=history_limit)
         self._compacted_rv = self._rv
         self._subs: list[Callable[[StoreEvent], None]] = []
+        # Admission hooks run on every create/update before it is stored, like the API server's
+        # defaulting: fn(operation "CREATE"|"UPDATE", new object, old object or None) -> object.
+        self.admission: list[Callable[[str, Obj, Obj | None], Obj]] = []
 
     # ---- reads -------------------------------------------------------------
     @property
@@ -156,6 +159,8 @@ class ObjectStore:
         md.pop("deletionTimestamp", None)
         obj["metadata"] = md
         obj["apiVersion"] = info.api_version
+        for hook in self.admission:
+            obj = hook("CREATE", obj, None)
         return self._commit("ADDED", kind, key, obj)
 
     def update(self, obj: Obj) -> Obj:
@@ -178,6 +183,9 @@ class ObjectStore:
                 md[f] = old["metadata"][f]
         md["resourceVersion"] = old["metadata"]["resourceVersion"]
         obj = {**obj, "metadata": md, "apiVersion": KINDS[kind].api_version}
+        for hook in self.admission:
+            obj = hook("UPDATE", obj, old)
+        md = obj["metadata"]
         if _body(obj) == _body(old):
             return old
         if kind in _GENERATION_KINDS and _spec_part(obj) != _spec_part(old):
