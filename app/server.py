@@ -1,0 +1,347 @@
+"""create_app(settings): builds source -> view engine -> hub, serves the page, the snapshot, the SSE
+stream, actions and explanations, and (for the simulated cluster) its Kubernetes API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.actions import ActionContext, ActionTarget, KubeActions, build_router
+from app.hub import Hub
+from app.paths import STATIC_DIR, TEMPLATES_DIR
+from app.settings import Settings
+from app.sources.base import ClusterInfo, SourceItem, Status
+from app.static_files import AssetHasher, HashedStaticFiles
+
+log = logging.getLogger(__name__)
+
+DEBUG_HOOKS_ENV = "SLICESCOPE_DEBUG_HOOKS"  # "1" enables POST /api/debug/drop-streams (browser tests)
+SEND_TIMEOUT = 30.0  # seconds one SSE write may block before the client counts as dead
+NO_STORE = {"Cache-Control": "no-store"}
+
+_FALLBACK_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>slicescope</title></head>
+<body><h1>slicescope</h1><p>{{ cluster.name }} ({{ cluster.mode }}): the page template is missing;
+see <a href="api/snapshot">api/snapshot</a>.</p>
+<script type="application/json" id="bootstrap">{{ bootstrap }}</script></body></html>
+"""
+
+
+def script_json(data: Any) -> Markup:
+    """JSON that is safe inside <script type="application/json">: no '<', '>' or '&' can end the
+    block or start markup, and U+2028/2029 are escaped too. JSON.parse gives back the same data."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(raw, esc)
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
+
+
+def parse_event_id(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw is not None and raw.strip() else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Runtime:
+    """Everything one app instance runs; tests reach it as app.state.runtime."""
+
+    settings: Settings
+    info: ClusterInfo
+    source: Any
+    engine: Any
+    hub: Hub
+    cluster: Any = None
+    clock: Any = None
+    api_token: str = ""
+    connection: Status = field(default_factory=lambda: Status("connecting"))
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def emit(self, item: SourceItem) -> None:
+        """The source's callback: one bad object is logged and skipped, never fatal."""
+        if isinstance(item, Status):
+            self.connection = item
+        try:
+            self.engine.apply(item)
+        except Exception:
+            log.exception("the view engine failed on %s", _describe(item))
+        self.hub.poke()
+
+
+def _describe(item: SourceItem) -> str:
+    obj = getattr(item, "obj", None)
+    if isinstance(obj, dict):
+        md = obj.get("metadata") or {}
+        return f"{type(item).__name__} {getattr(item, 'kind', '')} {md.get('namespace')}/{md.get('name')}"
+    return type(item).__name__
+
+
+def _build_sim(settings: Settings) -> tuple[Any, Any]:
+    from app.sim.clock import SimClock
+    from app.sim.cluster import SimCluster, SimConfig
+
+    clock = SimClock(time.time())
+    cluster = SimCluster(
+        clock, SimConfig(max_endpoints_per_slice=settings.max_endpoints_per_slice, seed=settings.sim_seed)
+    )
+    cluster.start()
+    if settings.sim_lesson:
+        cluster.load_lesson()
+    return clock, cluster
+
+
+def sim_kubeconfig(server: str, token: str) -> dict[str, Any]:
+    """A kubeconfig for the simulated cluster's API (plain HTTP on loopback, bearer token)."""
+    name = "slicescope-sim"
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server}}],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": "default"}}],
+        "current-context": name,
+        "preferences": {},
+    }
+
+
+def api_server_url(settings: Settings, port: int | None = None) -> str:
+    host = settings.host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port or settings.port}{settings.api_prefix}"
+
+
+def write_kubeconfig(path: str, settings: Settings, token: str, port: int | None = None) -> None:
+    import yaml
+
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(sim_kubeconfig(api_server_url(settings, port), token), sort_keys=False)
+    target.write_text(text)
+    target.chmod(0o600)
+
+
+def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None) -> Runtime:
+    """Construct (not start) the pieces. Raises the kube source's KubeConfigError on bad config."""
+    from app.sources.factory import make_source
+    from app.view.engine import ViewEngine
+
+    clock = None
+    if settings.source == "sim" and source is None and cluster is None:
+        clock, cluster = _build_sim(settings)
+    elif cluster is not None:
+        clock = getattr(cluster, "clock", None) or getattr(getattr(cluster, "store", None), "clock", None)
+    if source is None:
+        source = make_source(settings, cluster)
+    info: ClusterInfo = source.info
+    now = clock.now if clock is not None else time.time
+    engine = ViewEngine(
+        info, actions_enabled=settings.actions_enabled, timeline_limit=settings.timeline_limit, now=now
+    )
+    hub = Hub(
+        engine,
+        buffer_messages=settings.buffer_messages,
+        client_queue_messages=settings.client_queue_messages,
+    )
+    return Runtime(
+        settings=settings,
+        info=info,
+        source=source,
+        engine=engine,
+        hub=hub,
+        cluster=cluster,
+        clock=clock,
+        api_token=settings.api_token or secrets.token_urlsafe(24),
+    )
+
+
+def _action_target(rt: Runtime) -> tuple[ActionTarget | None, bool]:
+    """(target, blocking): the sim cluster, or the real cluster through the kubernetes client."""
+    if rt.cluster is not None and rt.settings.source == "sim":
+        return rt.cluster, False
+    if rt.settings.allow_actions:
+        try:
+            return KubeActions.from_settings(rt.settings), True
+        except Exception as e:
+            log.warning("actions are unavailable: %s", e)
+    return None, False
+
+
+def _mount_k8s_api(app: FastAPI, rt: Runtime) -> None:
+    try:
+        from app.sim.api import create_k8s_api  # type: ignore[attr-defined]
+    except ImportError as e:
+        log.warning("the simulated cluster's Kubernetes API is not available: %s", e)
+        return
+    app.mount(rt.settings.api_prefix, create_k8s_api(rt.cluster, rt.api_token))
+
+
+def _templates() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(("html", "xml"), default_for_string=True),
+        auto_reload=True,
+    )
+
+
+async def _run_source(rt: Runtime) -> None:
+    try:
+        await rt.source.run(rt.emit)
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # a source should report Status itself; this is the last resort
+        log.exception("the source stopped")
+        rt.emit(Status("error", f"the source stopped: {e}", since=time.time()))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    source: Any = None,
+    cluster: Any = None,
+    debug_hooks: bool | None = None,
+    send_timeout: float = SEND_TIMEOUT,
+) -> FastAPI:
+    """The whole dashboard. `source`/`cluster` override what the settings would build (tests)."""
+    rt = build_runtime(settings, source=source, cluster=cluster)
+    if debug_hooks is None:
+        debug_hooks = os.environ.get(DEBUG_HOOKS_ENV, "") not in ("", "0")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if rt.clock is not None and rt.settings.source == "sim":
+            from app.sim.clock import RealtimeDriver
+
+            driver = RealtimeDriver(rt.clock, speed=settings.sim_speed)
+            rt.tasks.append(asyncio.create_task(driver.run(), name="sim-clock"))
+        rt.tasks.append(asyncio.create_task(_run_source(rt), name="source"))
+        rt.tasks.append(asyncio.create_task(rt.hub.run(settings.tick_seconds), name="hub-tick"))
+        if settings.write_kubeconfig and rt.settings.source == "sim":
+            try:
+                write_kubeconfig(settings.write_kubeconfig, settings, rt.api_token)
+            except OSError as e:
+                log.error("could not write the kubeconfig: %s", e)
+        try:
+            yield
+        finally:
+            rt.hub.drop_all()
+            tasks, rt.tasks = rt.tasks, []
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = FastAPI(title="slicescope", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.runtime = rt
+    hasher = AssetHasher(STATIC_DIR)
+    templates = _templates()
+
+    target, blocking = _action_target(rt)
+    app.include_router(
+        build_router(
+            ActionContext(
+                target=target,
+                recorder=rt.engine,
+                enabled=settings.actions_enabled,
+                blocking=blocking,
+                after=rt.hub.poke,
+            )
+        )
+    )
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index(request: Request) -> HTMLResponse:
+        try:
+            template = templates.get_template("index.html")
+        except Exception as e:  # TemplateNotFound, or the folder is missing
+            log.warning("templates/index.html unavailable (%s); serving a minimal page", e)
+            template = templates.from_string(_FALLBACK_PAGE)
+        html = template.render(
+            request=request,
+            static_url=hasher.url,
+            bootstrap=script_json(rt.hub.snapshot()),
+            cluster=rt.info.as_json(),
+            settings=settings,
+        )
+        return HTMLResponse(html, headers=NO_STORE)
+
+    @app.get("/api/snapshot")
+    async def snapshot() -> JSONResponse:
+        return JSONResponse(rt.hub.snapshot(), headers=NO_STORE)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "source": settings.source, "connection": rt.connection.state}
+
+    @app.get("/events")
+    async def events(request: Request, lastEventId: str | None = None) -> EventSourceResponse:
+        # The header (EventSource's own retry) is newer than a query id put in the URL at creation.
+        last = parse_event_id(request.headers.get("last-event-id"))
+        if last is None:
+            last = parse_event_id(lastEventId)
+
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            client = rt.hub.connect(last)
+            try:
+                while True:
+                    batch = await client.next_batch()
+                    if batch is None:
+                        return
+                    for msg in batch:
+                        yield ServerSentEvent(data=msg.data, event=msg.event, id=str(msg.seq))
+            finally:
+                rt.hub.disconnect(client)
+
+        return EventSourceResponse(
+            stream(),
+            ping=settings.ping_seconds,
+            send_timeout=send_timeout,
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/api/explain/pod/{namespace}/{name}")
+    async def explain_pod(namespace: str, name: str) -> JSONResponse:
+        return _explain(rt.engine.explain_pod, "pod", namespace, name)
+
+    @app.get("/api/explain/service/{namespace}/{name}")
+    async def explain_service(namespace: str, name: str) -> JSONResponse:
+        return _explain(rt.engine.explain_service, "service", namespace, name)
+
+    if debug_hooks:
+
+        @app.post("/api/debug/drop-streams")
+        async def drop_streams() -> dict[str, Any]:
+            return {"dropped": rt.hub.drop_all()}
+
+    app.mount("/static", HashedStaticFiles(directory=STATIC_DIR, hasher=hasher), name="static")
+    if rt.settings.source == "sim" and rt.cluster is not None:
+        _mount_k8s_api(app, rt)
+    return app
+
+
+def _explain(fn: Any, what: str, namespace: str, name: str) -> JSONResponse:
+    try:
+        result = fn(namespace, name)
+    except KeyError:
+        result = None
+    if result is None:
+        return JSONResponse({"error": f"{what} {namespace}/{name} not found"}, status_code=404)
+    return JSONResponse(result, headers=NO_STORE)
