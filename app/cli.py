@@ -1,0 +1,172 @@
+"""Command line -> Settings -> uvicorn.run(create_app(settings)). Bad input is one line on stderr
+and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import re
+import socket
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from app.settings import Settings
+
+PROG = "slicescope"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {PROG} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="Watch a Kubernetes Service route to its Pods, live, in the browser.",
+    )
+    serve = p.add_argument_group("serving")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--log-level", default="info", type=str.lower, choices=LOG_LEVELS)
+
+    sim = p.add_argument_group("the simulated cluster (default)")
+    sim.add_argument("--sim-speed", type=float, default=1.0, metavar="X", help="sim seconds per second")
+    sim.add_argument(
+        "--max-endpoints-per-slice",
+        type=int,
+        default=100,
+        metavar="N",
+        help="EndpointSlice controller limit, 1..1000 (default 100)",
+    )
+    sim.add_argument("--seed", type=int, default=0, metavar="N", help="reproducible names and addresses")
+    sim.add_argument("--no-lesson", action="store_true", help="start the simulated cluster empty")
+    sim.add_argument(
+        "--write-kubeconfig", metavar="FILE", help="write a kubeconfig for kubectl against the simulated API"
+    )
+
+    kube = p.add_argument_group("a real cluster")
+    kube.add_argument("--kubeconfig", metavar="FILE", help="watch the cluster of this kubeconfig")
+    kube.add_argument(
+        "--kube", action="store_true", help="watch a real cluster ($KUBECONFIG or ~/.kube/config)"
+    )
+    kube.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
+    kube.add_argument("--in-cluster", action="store_true", help="use the pod's service account")
+    kube.add_argument(
+        "-n", "--namespace", action="append", default=[], metavar="NS", help="namespace to watch (repeatable)"
+    )
+    kube.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (default)")
+    kube.add_argument("--allow-actions", action="store_true", help="allow scale / label / delete")
+    return p
+
+
+def settings_from_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
+    """The settings and the log level, or UsageError."""
+    args = build_parser().parse_args(argv)
+    real = bool(args.kube or args.kubeconfig or args.context or args.in_cluster)
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: must be between 0 and 65535")
+    if not (math.isfinite(args.sim_speed) and args.sim_speed > 0):
+        raise UsageError(f"--sim-speed {args.sim_speed}: must be a positive number")
+    if not 1 <= args.max_endpoints_per_slice <= 1000:
+        raise UsageError(f"--max-endpoints-per-slice {args.max_endpoints_per_slice}: must be 1..1000")
+    if args.in_cluster and args.kubeconfig:
+        raise UsageError("--in-cluster and --kubeconfig exclude each other")
+    if args.namespace and args.all_namespaces:
+        raise UsageError("-n/--namespace and -A/--all-namespaces exclude each other")
+    if (args.namespace or args.all_namespaces or args.allow_actions) and not real:
+        raise UsageError("-n, -A and --allow-actions are for a real cluster: add --kube or --kubeconfig FILE")
+    if args.kubeconfig and not os.path.isfile(os.path.expanduser(args.kubeconfig)):
+        raise UsageError(f"--kubeconfig {args.kubeconfig}: no such file")
+    if args.write_kubeconfig and real:
+        raise UsageError("--write-kubeconfig is for the simulated cluster, not a real one")
+    for ns in args.namespace:
+        if len(ns) > 63 or not _DNS_LABEL.match(ns):
+            raise UsageError(f"--namespace {ns!r}: not a valid namespace name")
+    return Settings(
+        host=args.host,
+        port=args.port,
+        source="kube" if real else "sim",
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        in_cluster=args.in_cluster,
+        namespaces=tuple(dict.fromkeys(args.namespace)),
+        allow_actions=args.allow_actions,
+        sim_speed=args.sim_speed,
+        max_endpoints_per_slice=args.max_endpoints_per_slice,
+        sim_seed=args.seed,
+        sim_lesson=not args.no_lesson,
+        write_kubeconfig=args.write_kubeconfig,
+    ), args.log_level
+
+
+def _check_port(host: str, port: int) -> None:
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise UsageError(f"--host {host}: {e.strerror}") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
+def _is_kube_config_error(e: BaseException) -> bool:
+    try:
+        from app.sources.kube import KubeConfigError
+    except ImportError:
+        return False
+    return isinstance(e, KubeConfigError)
+
+
+def page_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}/"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import uvicorn
+
+    from app.server import create_app, write_kubeconfig
+
+    try:
+        settings, log_level = settings_from_args(argv)
+        _check_port(settings.host, settings.port)
+        try:
+            app = create_app(settings)
+        except Exception as e:
+            if _is_kube_config_error(e):
+                raise UsageError(str(e)) from None
+            raise
+        if settings.write_kubeconfig:
+            try:  # once now, so a bad path is reported before serving
+                write_kubeconfig(settings.write_kubeconfig, settings, app.state.runtime.api_token)
+            except OSError as e:
+                raise UsageError(f"--write-kubeconfig {settings.write_kubeconfig}: {e.strerror}") from None
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    where = app.state.runtime.info.name
+    print(f"{PROG}: {where} at {page_url(settings.host, settings.port)}", flush=True)
+    if settings.write_kubeconfig:
+        print(f"{PROG}: kubectl --kubeconfig {settings.write_kubeconfig} get endpoints -w", flush=True)
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"{PROG}: warning: listening on {settings.host}, not only this machine", file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=5)
+    return 0
