@@ -108,56 +108,69 @@ def test_good_file_becomes_dataclasses(tmp_path: Path) -> None:
     assert second.highlight.pods == (PodRef("default", ref="sick"),)
 
 
+PLAIN_SETUP = """\
+name: plain
+title: Setup as a plain list
+summary: The setup key may hold the manifests directly.
+setup:
+  - kind: Service
+    metadata: {name: db}
+    spec: {ports: [{port: 5432}]}
+steps:
+  - title: Look
+    narration: Nothing happens. The Service has no selector.
+    expect: [{service: db, slices: 0}]
+"""
+
+
 def test_setup_as_plain_list_and_lesson(tmp_path: Path) -> None:
-    text = GOOD.replace("setup:\n  wait: 5\n  manifests:\n", "setup:\n")
-    text = text.replace("\n    - apiVersion", "\n  - apiVersion").replace("\n      kind: Deploy", "\n    kind: Deploy")
-    sc = load_scenario(write(tmp_path, text.replace("\n      metadata: {name: web,", "\n    metadata: {name: web,")
-                       .replace("\n      spec:\n        replicas", "\n    spec:\n        replicas")))  # fmt: skip
-    assert sc.setup.manifests[0]["metadata"]["name"] == "web" and sc.setup.wait == 0
-    lesson = load_scenario(write(tmp_path, GOOD.replace("setup:\n  wait: 5\n", "setup:\n  lesson: default\n")))
+    sc = load_scenario(write(tmp_path, PLAIN_SETUP))
+    assert sc.setup.manifests[0]["metadata"]["name"] == "db" and sc.setup.wait == 0
+    assert sc.steps[0].expect == (ServiceCheck("default", "db", slices=0),)
+    lesson = load_scenario(
+        write(tmp_path, GOOD.replace("setup:\n  wait: 5\n", "setup:\n  lesson: default\n"))
+    )
     assert lesson.setup.lesson == "default"
 
 
-# (description, text edit, expected line, words the message must contain)
+# (test id, text to replace in GOOD, its replacement, expected line, words the message must contain)
 BAD_CASES = [
-    ("bad YAML", lambda t: t.replace("      - wait: 2\n", "      - wait: [2\n"), 28, ["not valid YAML", "flow sequence (from line 27)"]),
-    ("tab indentation", lambda t: t.replace("  - title: Take one out", "\t- title: Take one out"), 36, ["YAML"]),
+    ("bad YAML", "- wait: 2\n", "- wait: [2\n", 28, ["not valid YAML", "flow sequence (from line 27)"]),
+    ("tab indentation", "  - title: Take one out", "\t- title: Take one out", 36, ["YAML"]),
     (
         "unknown action",
-        lambda t: t.replace("- scale: {deployment", "- scael: {deployment"),
+        "- scale: {deployment",
+        "- scael: {deployment",
         43,
         ["unknown action 'scael'", "scale"],
     ),
-    ("missing field", lambda t: t.replace("  - title: Expose it\n", "  - \n"), 19, ["missing required field 'title'"]),
-    (
-        "wrong type",
-        lambda t: t.replace("replicas: 3}", "replicas: three}"),
-        43,
-        ["replicas", "whole number", "'three'"],
-    ),
-    ("negative wait", lambda t: t.replace("- wait: 1.5", "- wait: -1"), 44, ["at least 0"]),
-    ("unknown field", lambda t: t.replace("    highlight:\n      pods", "    hilight:\n      pods"), 45, ["'hilight'"]),
-    ("bool label", lambda t: t.replace("set: {app: debug,", "set: {app: yes,"), 41, ["quote it"]),
-    ("unknown pick", lambda t: t.replace("pick: last}", "pick: random}"), 42, ["unknown pick 'random'"]),
-    ("ref before remember", lambda t: t.replace("remember: sick}", "}"), 40, ["remembers a pod as 'sick'"]),
-    ("unknown kind", lambda t: t.replace("kind: Service", "kind: Ingress"), 24, ["'Ingress' is not simulated"]),
-    ("wrong apiVersion", lambda t: t.replace("apiVersion: apps/v1", "apiVersion: v1"), 8, ["apps/v1, not v1"]),
-    ("unknown check", lambda t: t.replace("{unmatchedPods: 0}", "{orphans: 0}"), 35, ["exactly one of"]),
-    ("duplicate key", lambda t: t.replace("title: A tiny scenario", "title: A\ntitle: B"), 3, ["duplicate key 'title'"]),
-    ("bad service key", lambda t: t.replace("{service: web-svc,", "{service: a/b/c,"), 32, ["namespace/name"]),
-    ("empty steps", lambda t: t[: t.index("steps:")] + "steps: []\n", 17, ["empty list"]),
-    ("no narration", lambda t: t.replace("    narration: One pod", "    story: One pod"), 37, ["'story'"]),
-    ("bad probe", lambda t: t.replace("probe: fail", "probe: false"), 39, ["'pass' or 'fail'"]),
-    ("unknown lesson", lambda t: t.replace("  wait: 5\n", "  lesson: advanced\n"), 6, ["unknown lesson"]),
-    ("two actions in one", lambda t: t.replace("      - wait: 2\n", "      - {wait: 2, scale: x}\n"), 27, ["exactly one"]),
-]  # fmt: skip
+    ("missing field", "  - title: Expose it\n", "  - \n", 19, ["missing required field 'title'"]),
+    ("wrong type", "replicas: 3}", "replicas: three}", 43, ["replicas", "whole number", "'three'"]),
+    ("negative wait", "- wait: 1.5", "- wait: -1", 44, ["at least 0"]),
+    ("unknown field", "    highlight:\n      pods", "    hilight:\n      pods", 45, ["'hilight'"]),
+    ("bool label", "set: {app: debug,", "set: {app: yes,", 41, ["quote it"]),
+    ("unknown pick", "pick: last}", "pick: random}", 42, ["unknown pick 'random'"]),
+    ("ref before remember", "remember: sick}", "}", 40, ["remembers a pod as 'sick'"]),
+    ("unknown kind", "kind: Service", "kind: Ingress", 24, ["'Ingress' is not simulated"]),
+    ("wrong apiVersion", "apiVersion: apps/v1", "apiVersion: v1", 8, ["apps/v1, not v1"]),
+    ("unknown check", "{unmatchedPods: 0}", "{orphans: 0}", 35, ["exactly one of"]),
+    ("duplicate key", "title: A tiny scenario", "title: A\ntitle: B", 3, ["duplicate key 'title'"]),
+    ("bad service key", "{service: web-svc,", "{service: a/b/c,", 32, ["namespace/name"]),
+    ("no narration", "    narration: One pod", "    story: One pod", 37, ["'story'"]),
+    ("bad probe", "probe: fail", "probe: false", 39, ["'pass' or 'fail'"]),
+    ("unknown lesson", "  wait: 5\n", "  lesson: advanced\n", 6, ["unknown lesson"]),
+    ("two actions in one", "- wait: 2\n", "- {wait: 2, scale: x}\n", 27, ["exactly one"]),
+]
 
 
-@pytest.mark.parametrize(("edit", "line", "words"), [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES])
-def test_bad_file_names_file_and_line(tmp_path: Path, edit, line: int, words: list[str]) -> None:
-    text = edit(GOOD)
-    assert text != GOOD, "the edit must change the file"
-    path = write(tmp_path, text, "broken.yaml")
+@pytest.mark.parametrize(
+    ("old", "new", "line", "words"), [c[1:] for c in BAD_CASES], ids=[c[0] for c in BAD_CASES]
+)
+def test_bad_file_names_file_and_line(
+    tmp_path: Path, old: str, new: str, line: int, words: list[str]
+) -> None:
+    assert GOOD.count(old) == 1, "the edit must hit exactly one place"
+    path = write(tmp_path, GOOD.replace(old, new), "broken.yaml")
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     err = info.value
@@ -183,6 +196,9 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
         load_scenario(tmp_path / "nope.yaml")
     with pytest.raises(ScenarioError, match=r"list\.yaml, line 1: expected a mapping, got a list"):
         load_scenario(write(tmp_path, "- a\n- b\n", "list.yaml"))
+    no_steps = PLAIN_SETUP[: PLAIN_SETUP.index("steps:")] + "steps: []\n"
+    with pytest.raises(ScenarioError, match=r"nosteps\.yaml, line 9 \(steps\): must not be an empty list"):
+        load_scenario(write(tmp_path, no_steps, "nosteps.yaml"))
 
 
 def test_builtin_scenarios_load_and_have_good_narration() -> None:
@@ -201,6 +217,7 @@ def test_builtin_scenarios_load_and_have_good_narration() -> None:
     for sc in scenarios.values():
         assert Path(sc.source).stem == sc.name
         for step in sc.steps:
-            sentences = [s for s in step.narration.replace("?", ".").replace("!", ".").split(". ") if s.strip()]
+            text = step.narration.replace("?", ".").replace("!", ".")
+            sentences = [s for s in text.split(". ") if s.strip()]
             assert 2 <= len(sentences) <= 4, f"{sc.name}: {step.title!r} has {len(sentences)} sentences"
             assert step.expect, f"{sc.name}: {step.title!r} checks nothing"
