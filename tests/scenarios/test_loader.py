@@ -197,7 +197,7 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match=r"list\.yaml, line 1: expected a mapping, got a list"):
         load_scenario(write(tmp_path, "- a\n- b\n", "list.yaml"))
     no_steps = PLAIN_SETUP[: PLAIN_SETUP.index("steps:")] + "steps: []\n"
-    with pytest.raises(ScenarioError, match=r"nosteps\.yaml, line 9 \(steps\): must not be an empty list"):
+    with pytest.raises(ScenarioError, match=r"nosteps\.yaml, line 8 \(steps\): must not be an empty list"):
         load_scenario(write(tmp_path, no_steps, "nosteps.yaml"))
 
 
