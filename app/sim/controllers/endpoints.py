@@ -1,0 +1,289 @@
+"""The legacy Endpoints controller of the simulated cluster (pkg/controller/endpoint): one Endpoints
+per selector Service, subsets repacked by port set, ready / not-ready addresses, the 1000 cap.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from app.sim.clock import SimClock
+from app.sim.controllers.keyqueue import KeyQueue
+from app.sim.controllers.podutil import (
+    ANNOTATION_OVER_CAPACITY,
+    ANNOTATION_TRIGGER_TIME,
+    ENDPOINTS_CONTROLLER,
+    LABEL_ENDPOINTS_MANAGED_BY,
+    LABEL_HEADLESS,
+    Key,
+    PodServiceMap,
+    TriggerTimeTracker,
+    find_port,
+    ip_families,
+    is_external_name,
+    is_headless,
+    is_ipv6,
+    is_pod_ready,
+    pod_ips,
+    port_protocol,
+    selector_of,
+    should_pod_be_in_endpoints,
+    should_set_hostname,
+)
+from app.sim.errors import ApiError
+from app.sim.store import ObjectStore, StoreEvent, key_of
+from app.timefmt import rfc3339
+
+Obj = dict[str, Any]
+MAX_CAPACITY = 1000
+_NO_PORT = ("", -1, "", "")  # RepackSubsets' sentinel for subsets without ports
+
+
+# ---- pure: building and repacking subsets -------------------------------------
+def endpoint_address(svc: Obj, pod: Obj) -> Obj | None:
+    """podToEndpointAddressForService: the pod IP of the Service's first family, or None."""
+    want_v6 = ip_families(svc)[0] == "IPv6"
+    ip = next((ip for ip in pod_ips(pod) if is_ipv6(ip) == want_v6), None)
+    if ip is None:
+        return None
+    md = pod["metadata"]
+    addr: Obj = {"ip": ip}
+    if should_set_hostname(pod, svc):
+        addr["hostname"] = pod["spec"]["hostname"]
+    node = (pod.get("spec") or {}).get("nodeName")
+    if node:
+        addr["nodeName"] = node
+    addr["targetRef"] = {
+        "kind": "Pod",
+        "namespace": md.get("namespace") or "",
+        "name": md["name"],
+        "uid": md.get("uid", ""),
+    }
+    return addr
+
+
+def _endpoint_port(svc_port: Obj, num: int) -> Obj:
+    out: Obj = {}
+    if svc_port.get("name"):
+        out["name"] = svc_port["name"]
+    out["port"] = num
+    out["protocol"] = port_protocol(svc_port)
+    if svc_port.get("appProtocol"):
+        out["appProtocol"] = svc_port["appProtocol"]
+    return out
+
+
+def desired_subsets(svc: Obj, pods: list[Obj]) -> list[Obj]:
+    """The subsets the controller computes for a Service, repacked (syncService)."""
+    spec = svc.get("spec") or {}
+    publish = bool(spec.get("publishNotReadyAddresses"))
+    svc_ports = list(spec.get("ports") or ())
+    raw: list[Obj] = []
+    for pod in pods:
+        if not should_pod_be_in_endpoints(pod, publish):
+            continue
+        addr = endpoint_address(svc, pod)
+        if addr is None:
+            continue
+        field = "addresses" if publish or is_pod_ready(pod) else "notReadyAddresses"
+        if not svc_ports:
+            if is_headless(svc):
+                raw.append({field: [addr], "ports": []})
+            continue
+        for sp in svc_ports:
+            num = find_port(pod, sp)
+            if num is not None:
+                raw.append({field: [addr], "ports": [_endpoint_port(sp, num)]})
+    return repack_subsets(raw)
+
+
+def _port_tuple(p: Obj) -> tuple[str, int, str, str]:
+    return (
+        p.get("name") or "",
+        int(p.get("port") or 0),
+        p.get("protocol") or "TCP",
+        p.get("appProtocol") or "",
+    )
+
+
+def _addr_sort_key(a: Obj) -> tuple[str, str]:
+    return (a.get("ip") or "", (a.get("targetRef") or {}).get("uid") or "")
+
+
+def repack_subsets(subsets: list[Obj]) -> list[Obj]:
+    """endpoints.RepackSubsets: group addresses by the exact port set they offer; not-ready wins
+    over ready for the same address and port; addresses sorted by IP (then UID)."""
+    all_addrs: dict[tuple[str, str], Obj] = {}
+    ports: dict[tuple[str, int, str, str], Obj] = {}
+    by_port: dict[tuple[str, int, str, str], dict[tuple[str, str], bool]] = {}
+    for ss in subsets:
+        port_list = [(_port_tuple(p), p) for p in ss.get("ports") or ()] or [(_NO_PORT, None)]
+        for pt, p in port_list:
+            if p is not None:
+                ports.setdefault(pt, p)
+            addr_map = by_port.setdefault(pt, {})
+            for field, ready in (("addresses", True), ("notReadyAddresses", False)):
+                for a in ss.get(field) or ():
+                    ak = _addr_sort_key(a)
+                    all_addrs.setdefault(ak, a)
+                    if addr_map.get(ak, True):
+                        addr_map[ak] = ready
+    groups: dict[frozenset[tuple[tuple[str, str], bool]], list[tuple[str, int, str, str]]] = {}
+    for pt, addr_map in by_port.items():
+        group = groups.setdefault(frozenset(addr_map.items()), [])
+        if pt != _NO_PORT:
+            group.append(pt)
+    final: list[Obj] = []
+    for members, pts in groups.items():
+        ready = sorted((all_addrs[ak] for ak, r in members if r), key=_addr_sort_key)
+        not_ready = sorted((all_addrs[ak] for ak, r in members if not r), key=_addr_sort_key)
+        subset: Obj = {}
+        if ready:
+            subset["addresses"] = ready
+        if not_ready:
+            subset["notReadyAddresses"] = not_ready
+        if pts:
+            subset["ports"] = [ports[pt] for pt in sorted(pts)]
+        final.append(subset)
+    final.sort(key=_subset_sort_key)
+    return final
+
+
+def _subset_sort_key(ss: Obj) -> tuple[Any, ...]:
+    first = (ss.get("addresses") or ss.get("notReadyAddresses") or [{}])[0]
+    return (tuple(_port_tuple(p) for p in ss.get("ports") or ()), _addr_sort_key(first))
+
+
+def truncate_subsets(subsets: list[Obj]) -> tuple[list[Obj], bool]:
+    """truncateEndpoints: keep at most 1000 addresses, ready ones first, spread over the subsets in
+    proportion. Returns (subsets, truncated)."""
+    total_ready = sum(len(s.get("addresses") or ()) for s in subsets)
+    total_not_ready = sum(len(s.get("notReadyAddresses") or ()) for s in subsets)
+    if total_ready + total_not_ready <= MAX_CAPACITY:
+        return subsets, False
+    truncate_ready = total_ready > MAX_CAPACITY
+    limit = MAX_CAPACITY if truncate_ready else MAX_CAPACITY - total_ready
+    num_total = total_ready if truncate_ready else total_not_ready
+    can_add = limit
+    out: list[Obj] = []
+    for s in subsets:
+        s = dict(s)
+        field = "addresses" if truncate_ready else "notReadyAddresses"
+        n_in = len(s.get(field) or ())
+        to_add = min(math.ceil(n_in / num_total * limit), can_add)
+        kept = list(s.get(field) or ())[:to_add]
+        if kept:
+            s[field] = kept
+        else:
+            s.pop(field, None)
+        if truncate_ready:
+            s.pop("notReadyAddresses", None)
+        can_add -= len(kept)
+        out.append(s)
+    return out, True
+
+
+def count_addresses(subsets: list[Obj]) -> int:
+    return sum(len(s.get("addresses") or ()) + len(s.get("notReadyAddresses") or ()) for s in subsets)
+
+
+def desired_labels(svc: Obj) -> dict[str, str]:
+    labels = {k: v for k, v in (svc["metadata"].get("labels") or {}).items() if k != LABEL_HEADLESS}
+    labels[LABEL_ENDPOINTS_MANAGED_BY] = ENDPOINTS_CONTROLLER
+    if is_headless(svc):
+        labels[LABEL_HEADLESS] = ""
+    return labels
+
+
+class EndpointsController:
+    """Watches Services and Pods (and deletions of Endpoints); one sync per Service key."""
+
+    def __init__(self, store: ObjectStore, clock: SimClock) -> None:
+        self.store = store
+        self.clock = clock
+        self.queue = KeyQueue(clock, self.sync, "endpoint-controller")
+        self._map = PodServiceMap()
+        self._tracker = TriggerTimeTracker()
+        self._unsubscribe: Any = None
+
+    def start(self) -> EndpointsController:
+        self._unsubscribe = self.store.subscribe(self._on_event)
+        for svc in self.store.list("Service"):
+            self.queue.add(self._map.service_changed("ADDED", svc))
+        for pod in self.store.list("Pod"):
+            self._map.pod_changed("ADDED", pod)
+        for ep in self.store.list("Endpoints"):  # checkLeftoverEndpoints
+            if (ep["metadata"].get("labels") or {}).get(LABEL_ENDPOINTS_MANAGED_BY) == ENDPOINTS_CONTROLLER:
+                self.queue.add(key_of(ep))
+        return self
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _on_event(self, ev: StoreEvent) -> None:
+        if ev.kind == "Pod":
+            for key in self._map.pod_changed(ev.type, ev.obj):
+                self.queue.add(key)
+        elif ev.kind == "Service":
+            self.queue.add(self._map.service_changed(ev.type, ev.obj))
+        elif ev.kind == "Endpoints" and ev.type == "DELETED" and not self.queue.writing:
+            self.queue.add(key_of(ev.obj))
+
+    def sync(self, key: Key) -> None:
+        ns, name = key
+        svc = self.store.get("Service", ns, name)
+        current = self.store.get("Endpoints", ns, name)
+        if svc is None:
+            self._tracker.forget(key)
+            managed = (current or {}).get("metadata", {}).get("labels", {}) or {}
+            if current is not None and managed.get(LABEL_ENDPOINTS_MANAGED_BY) == ENDPOINTS_CONTROLLER:
+                with self.queue.own_writes():
+                    try:
+                        self.store.delete("Endpoints", ns, name)
+                    except ApiError as err:
+                        if err.code != 404:
+                            raise
+            return
+        selector = selector_of(svc)
+        if is_external_name(svc) or selector is None:
+            return  # hand-written Endpoints are the user's (and the mirroring controller's)
+        pods = sorted(self.store.list("Pod", ns, selector), key=lambda p: p["metadata"]["name"])
+        trigger = self._tracker.compute(svc, pods)
+        subsets = desired_subsets(svc, pods)
+        labels = desired_labels(svc)
+
+        if current is not None:
+            cur_subsets = current.get("subsets") or []
+            cur_ann = current["metadata"].get("annotations") or {}
+            capacity_ok = (
+                count_addresses(cur_subsets) <= MAX_CAPACITY and ANNOTATION_OVER_CAPACITY not in cur_ann
+            )
+            if cur_subsets == subsets and (current["metadata"].get("labels") or {}) == labels and capacity_ok:
+                return
+
+        md: Obj = dict(current["metadata"]) if current is not None else {"name": name, "namespace": ns}
+        ann = dict(md.get("annotations") or {})
+        if trigger is not None:
+            ann[ANNOTATION_TRIGGER_TIME] = rfc3339(trigger)
+        else:
+            ann.pop(ANNOTATION_TRIGGER_TIME, None)
+        subsets, truncated = truncate_subsets(subsets)
+        if truncated:
+            ann[ANNOTATION_OVER_CAPACITY] = "truncated"
+        else:
+            ann.pop(ANNOTATION_OVER_CAPACITY, None)
+        md["labels"] = labels
+        if ann:
+            md["annotations"] = ann
+        else:
+            md.pop("annotations", None)
+        obj: Obj = {"kind": "Endpoints", "apiVersion": "v1", "metadata": md}
+        if subsets:
+            obj["subsets"] = subsets
+        with self.queue.own_writes():
+            if current is None:
+                self.store.create(obj)
+            else:
+                self.store.update(obj)

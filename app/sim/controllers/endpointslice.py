@@ -1,0 +1,205 @@
+"""The EndpointSlice controller of the simulated cluster (pkg/controller/endpointslice): keeps the
+slices of every selector Service in step with its pods, through the store, on the sim clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim.clock import SimClock
+from app.sim.controllers import slice_packing as packing
+from app.sim.controllers.keyqueue import KeyQueue
+from app.sim.controllers.podutil import (
+    LABEL_SERVICE_NAME,
+    LABEL_SLICE_MANAGED_BY,
+    SLICE_CONTROLLER,
+    Key,
+    PodServiceMap,
+    TriggerTimeTracker,
+    find_port,
+    ip_families,
+    is_external_name,
+    is_ipv6,
+    is_pod_ready,
+    is_terminating,
+    pod_ips,
+    port_protocol,
+    selector_of,
+    should_pod_be_in_endpoints,
+    should_set_hostname,
+)
+from app.sim.errors import ApiError
+from app.sim.store import ObjectStore, StoreEvent
+
+Obj = dict[str, Any]
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+# ---- pure: pod -> endpoint, ports -------------------------------------------
+def endpoint_ports(svc: Obj, pod: Obj) -> list[Obj]:
+    """getEndpointPorts: one port per Service port whose target the pod has."""
+    spec = svc.get("spec") or {}
+    out: list[Obj] = []
+    for sp in spec.get("ports") or ():
+        num = find_port(pod, sp)
+        if num is None:
+            continue
+        port: Obj = {"name": sp.get("name") or "", "protocol": port_protocol(sp), "port": num}
+        if sp.get("appProtocol"):
+            port["appProtocol"] = sp["appProtocol"]
+        out.append(port)
+    return out
+
+
+def pod_to_endpoint(pod: Obj, node: Obj | None, svc: Obj, address_type: str) -> Obj:
+    """podToEndpoint: addresses of the family, the three conditions, hostname, targetRef, node, zone."""
+    md = pod["metadata"]
+    serving = is_pod_ready(pod)
+    terminating = is_terminating(pod)
+    publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+    want_v6 = address_type == "IPv6"
+    ep: Obj = {
+        "addresses": [ip for ip in pod_ips(pod) if is_ipv6(ip) == want_v6],
+        "conditions": {
+            "ready": publish or (serving and not terminating),
+            "serving": serving,
+            "terminating": terminating,
+        },
+    }
+    if should_set_hostname(pod, svc):
+        ep["hostname"] = pod["spec"]["hostname"]
+    ep["targetRef"] = {
+        "kind": "Pod",
+        "namespace": md.get("namespace") or "",
+        "name": md["name"],
+        "uid": md.get("uid", ""),
+    }
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if node_name:
+        ep["nodeName"] = node_name
+    zone = ((node or {}).get("metadata") or {}).get("labels", {}).get(ZONE_LABEL) if node else None
+    if zone:
+        ep["zone"] = zone
+    return ep
+
+
+class EndpointSliceController:
+    """Watches Services, Pods, Nodes and its own slices; one sync per Service key."""
+
+    def __init__(self, store: ObjectStore, clock: SimClock, *, max_endpoints_per_slice: int = 100) -> None:
+        if not 1 <= max_endpoints_per_slice <= 1000:
+            raise ValueError("max_endpoints_per_slice must be between 1 and 1000")
+        self.store = store
+        self.clock = clock
+        self.max_endpoints_per_slice = max_endpoints_per_slice
+        self.queue = KeyQueue(clock, self.sync, "endpointslice-controller")
+        self._map = PodServiceMap()
+        self._tracker = TriggerTimeTracker()
+        self._waiting_for_node: dict[str, set[Key]] = {}
+        self._unsubscribe: Any = None
+
+    # ---- lifecycle -------------------------------------------------------------
+    def start(self) -> EndpointSliceController:
+        self._unsubscribe = self.store.subscribe(self._on_event)
+        for svc in self.store.list("Service"):
+            self.queue.add(self._map.service_changed("ADDED", svc))
+        for pod in self.store.list("Pod"):
+            self._map.pod_changed("ADDED", pod)
+        for s in self.store.list("EndpointSlice"):
+            labels = s["metadata"].get("labels") or {}
+            if labels.get(LABEL_SLICE_MANAGED_BY) == SLICE_CONTROLLER and labels.get(LABEL_SERVICE_NAME):
+                self.queue.add((s["metadata"].get("namespace") or "", labels[LABEL_SERVICE_NAME]))
+        return self
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # ---- events (enqueue only; never write here) ---------------------------------
+    def _on_event(self, ev: StoreEvent) -> None:
+        kind = ev.kind
+        if kind == "Pod":
+            for key in self._map.pod_changed(ev.type, ev.obj):
+                self.queue.add(key)
+        elif kind == "Service":
+            self.queue.add(self._map.service_changed(ev.type, ev.obj))
+        elif kind == "EndpointSlice":
+            if self.queue.writing:
+                return
+            labels = ev.obj["metadata"].get("labels") or {}
+            if labels.get(LABEL_SLICE_MANAGED_BY) == SLICE_CONTROLLER and labels.get(LABEL_SERVICE_NAME):
+                self.queue.add((ev.obj["metadata"].get("namespace") or "", labels[LABEL_SERVICE_NAME]))
+        elif kind == "Node" and ev.type == "ADDED":
+            for key in self._waiting_for_node.pop(ev.obj["metadata"]["name"], ()):
+                self.queue.add(key)
+
+    # ---- sync ------------------------------------------------------------------------
+    def _existing(self, ns: str, name: str) -> list[Obj]:
+        return self.store.list(
+            "EndpointSlice", ns, {LABEL_SERVICE_NAME: name, LABEL_SLICE_MANAGED_BY: SLICE_CONTROLLER}
+        )
+
+    def sync(self, key: Key) -> None:
+        ns, name = key
+        svc = self.store.get("Service", ns, name)
+        if svc is None or is_external_name(svc) or selector_of(svc) is None:
+            # No slices for these; a deleted Service's slices go too (the garbage collector's job).
+            if svc is None:
+                self._tracker.forget(key)
+            self._apply(packing.SlicePlan(delete=self._existing(ns, name)), None, svc)
+            return
+        selector = selector_of(svc) or {}
+        pods = sorted(self.store.list("Pod", ns, selector), key=lambda p: p["metadata"]["name"])
+        trigger = self._tracker.compute(svc, pods)
+        existing = self._existing(ns, name)
+        families = ip_families(svc)
+        publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+
+        plan = packing.SlicePlan()
+        plan.delete = [s for s in existing if s.get("addressType") not in families]
+        nodes: dict[str, Obj | None] = {}
+        for family in families:
+            desired: dict[packing.PortKey, packing.DesiredGroup] = {}
+            for pod in pods:
+                if not should_pod_be_in_endpoints(pod, True):
+                    continue
+                ports = endpoint_ports(svc, pod)
+                group = desired.setdefault(packing.port_key(ports), packing.DesiredGroup(ports))
+                node_name = (pod.get("spec") or {}).get("nodeName") or ""
+                if node_name not in nodes:
+                    nodes[node_name] = self.store.get("Node", "", node_name) if node_name else None
+                node = nodes[node_name]
+                if node is None and not publish:
+                    # Node unknown: leave the pod out and retry when the node appears.
+                    self._waiting_for_node.setdefault(node_name, set()).add(key)
+                    continue
+                ep = pod_to_endpoint(pod, node, svc, family)
+                if ep["addresses"]:
+                    group.endpoints[packing.endpoint_hash(ep)] = ep
+            mine = [s for s in existing if s.get("addressType") == family]
+            plan.extend(
+                packing.reconcile_address_type(
+                    svc, desired, mine, family, self.max_endpoints_per_slice, SLICE_CONTROLLER
+                )
+            )
+        self._apply(plan, trigger, svc)
+
+    def _apply(self, plan: packing.SlicePlan, trigger: float | None, svc: Obj | None) -> None:
+        if not plan:
+            return
+        terminating_svc = svc is not None and bool(svc["metadata"].get("deletionTimestamp"))
+        with self.queue.own_writes():
+            if not terminating_svc:
+                for s in plan.create:
+                    self.store.create(packing.with_trigger_time(s, trigger))
+            for s in plan.update:
+                self.store.update(packing.with_trigger_time(s, trigger))
+            for s in plan.delete:
+                try:
+                    self.store.delete(
+                        "EndpointSlice", s["metadata"].get("namespace") or "", s["metadata"]["name"]
+                    )
+                except ApiError as err:
+                    if err.code != 404:
+                        raise
