@@ -1,0 +1,394 @@
+"""The view engine: applies source items to the index, marks only the affected views dirty, and on
+take_ops() recomputes those, publishing put/del/timeline/meta ops per docs/view-model.md. No I/O."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+from app.sources.base import Change, ClusterInfo, Resync, SourceItem, Status
+from app.view.diagnosis import pod_verdict
+from app.view.index import Index, Key, selector_matches
+from app.view.projector import View, project_pod, project_service, selected_pods
+from app.view.slim import SLIMMERS, Endpoints, EndpointSlice, Pod, Service, Slim, object_key, slim
+from app.view.timeline import Entry, diff_pod, diff_service, draft
+
+log = logging.getLogger(__name__)
+
+NEAR_MISS_PODS = 20  # pods shown by explain_service when none matches the selector
+
+
+def _skey(key: Key) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+class ViewEngine:
+    """Holds the cluster's slimmed objects and the published view; the hub drives it."""
+
+    def __init__(
+        self,
+        cluster: ClusterInfo,
+        *,
+        actions_enabled: bool,
+        timeline_limit: int = 200,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._cluster = cluster
+        self._actions = actions_enabled
+        self._limit = max(1, timeline_limit)
+        self._now = now
+        self.index = Index()
+        self._connection: dict[str, Any] = {
+            "state": "connecting",
+            "message": "",
+            "since": now(),
+            "problems": [],
+        }
+        self._was_live = False
+        # published state
+        self._services: dict[str, View] = {}
+        self._pods: dict[str, View] = {}
+        self._timeline: deque[Entry] = deque(maxlen=self._limit)
+        self._meta = self._build_meta()
+        # pending work: dirty keys -> quiet (True when only a first list touched them: no timeline entries)
+        self._dirty_services: dict[Key, bool] = {}
+        self._dirty_pods: dict[Key, bool] = {}
+        self._drafts: list[Entry] = []  # entries from outside (actions, connection), stamped on take_ops
+        self._meta_dirty = False
+        self._next_id = 1
+        self._synced: set[tuple[str, str | None]] = set()
+        self.stats: Counter[str] = Counter()  # projections done and objects skipped (tests and debugging)
+
+    # ------------------------------------------------------------ input
+
+    def apply(self, item: SourceItem) -> None:
+        try:
+            if isinstance(item, Change):
+                self._change(item.type, item.kind, item.obj, quiet=False)
+            elif isinstance(item, Resync):
+                self._resync(item)
+            elif isinstance(item, Status):
+                self._status(item)
+            else:
+                log.warning("view: ignored an unknown source item %r", type(item).__name__)
+        except Exception:
+            self.stats["errors"] += 1
+            log.exception("view: could not apply a %s", type(item).__name__)
+
+    def record(self, text: str, *, kind: str = "action", service: str | None = None) -> None:
+        entry = draft(kind, text, service=service)
+        entry["time"] = self._now()
+        self._drafts.append(entry)
+
+    def has_pending(self) -> bool:
+        return bool(self._dirty_services or self._dirty_pods or self._drafts or self._meta_dirty)
+
+    def _change(self, type_: str, kind: str, obj: Any, *, quiet: bool) -> None:
+        if kind not in SLIMMERS:
+            return  # Nodes and other kinds carry nothing the view shows yet
+        try:
+            if type_ == "DELETED":
+                self._remove(kind, object_key(obj), quiet)
+            elif type_ in ("ADDED", "MODIFIED"):
+                self._put(slim(kind, obj), quiet)
+            else:
+                log.debug("view: ignored a %s event for %s", type_, kind)
+        except Exception as exc:
+            self.stats["skipped"] += 1
+            log.warning("view: skipped a malformed %s (%s: %s)", kind, type(exc).__name__, exc)
+
+    def _resync(self, item: Resync) -> None:
+        kind, ns = item.kind, item.namespace
+        if kind not in SLIMMERS:
+            return
+        # The first list of a kind builds the picture silently; later relists are missed changes: shown.
+        quiet = (kind, ns) not in self._synced and (kind, None) not in self._synced
+        self._synced.add((kind, ns))
+        seen: set[Key] = set()
+        for obj in item.objs if isinstance(item.objs, list) else ():
+            try:
+                new = slim(kind, obj)
+            except Exception as exc:
+                self.stats["skipped"] += 1
+                log.warning("view: skipped a malformed %s in a list (%s: %s)", kind, type(exc).__name__, exc)
+                continue
+            if ns is not None and new.namespace != ns:
+                continue
+            seen.add(new.key)
+            self._put(new, quiet)
+        for key in self.index.keys_of(kind, ns):
+            if key not in seen:
+                self._remove(kind, key, quiet)
+
+    def _status(self, item: Status) -> None:
+        prev = self._connection["state"]
+        self._connection = {
+            "state": item.state,
+            "message": item.message,
+            "since": item.since or self._now(),
+            "problems": list(item.problems),
+        }
+        self._meta_dirty = True
+        if item.state == "live":
+            if self._was_live and prev != "live":
+                self.record("connection back: live", kind="source")
+            self._was_live = True
+        elif prev == "live":
+            self.record(f"connection lost{': ' + item.message if item.message else ''}", kind="source")
+
+    # ------------------------------------------------------------ index updates and dirty marks
+
+    def _mark_service(self, key: Key, quiet: bool) -> None:
+        self._dirty_services[key] = self._dirty_services.get(key, True) and quiet
+
+    def _mark_pod(self, key: Key, quiet: bool) -> None:
+        self._dirty_pods[key] = self._dirty_pods.get(key, True) and quiet
+
+    def _put(self, new: Slim, quiet: bool) -> None:
+        idx = self.index
+        if isinstance(new, Pod):
+            old_pod = idx.pods.get(new.key)
+            if old_pod != new:
+                idx.put_pod(new)
+                self._pod_touched(old_pod, new, quiet)
+        elif isinstance(new, Service):
+            old_svc = idx.services.get(new.key)
+            if old_svc != new:
+                idx.put_service(new)
+                self._service_touched(old_svc, new, quiet)
+        elif isinstance(new, EndpointSlice):
+            old_sl = idx.slices.get(new.key)
+            if old_sl != new:
+                idx.put_slice(new)
+                self._slice_touched(old_sl, new, quiet)
+        elif isinstance(new, Endpoints):
+            if idx.endpoints.get(new.key) != new:
+                idx.put_endpoints(new)
+                self._mark_service(new.key, quiet)
+
+    def _remove(self, kind: str, key: Key, quiet: bool) -> None:
+        idx = self.index
+        if kind == "Pod":
+            old_pod = idx.remove_pod(key)
+            if old_pod is not None:
+                self._pod_touched(old_pod, None, quiet)
+        elif kind == "Service":
+            old_svc = idx.remove_service(key)
+            if old_svc is not None:
+                self._service_touched(old_svc, None, quiet)
+        elif kind == "EndpointSlice":
+            old_sl = idx.remove_slice(key)
+            if old_sl is not None:
+                self._slice_touched(old_sl, None, quiet)
+        elif kind == "Endpoints":
+            if idx.remove_endpoints(key) is not None:
+                self._mark_service(key, quiet)
+
+    def _pod_touched(self, old: Pod | None, new: Pod | None, quiet: bool) -> None:
+        """A pod changed: it, the Services selecting it before or after, the Services listing it, and
+        (when its labels changed) the Services that select nothing in its namespace."""
+        cur = new or old
+        assert cur is not None
+        ns, idx = cur.namespace, self.index
+        self._mark_pod(cur.key, quiet)
+        names: set[str] = set()
+        for pod in (old, new):
+            if pod is not None:
+                names |= idx.services_selecting(ns, pod.labels)
+                names |= idx.services_listing_pod(pod)
+        if old is None or new is None or old.labels != new.labels:
+            names |= idx.unmatched.get(ns, set())
+            self._meta_dirty = self._meta_dirty or old is None or new is None
+        for name in names:
+            self._mark_service((ns, name), quiet)
+
+    def _service_touched(self, old: Service | None, new: Service | None, quiet: bool) -> None:
+        cur = new or old
+        assert cur is not None
+        self._mark_service(cur.key, quiet)
+        if old is None or new is None:
+            self._meta_dirty = True
+        if old is None or new is None or old.selector != new.selector:
+            for svc in (old, new):
+                if svc is not None and svc.selector:
+                    for name in self.index.pods_matching(svc.namespace, svc.selector):
+                        self._mark_pod((svc.namespace, name), quiet)
+
+    def _slice_pods(self, sl: EndpointSlice) -> set[str]:
+        out = set()
+        for ep in sl.endpoints:
+            if ep.pod:
+                out.add(ep.pod)
+            else:
+                pod = self.index.pod_by_ip(sl.namespace, ep.ip)
+                if pod is not None:
+                    out.add(pod.name)
+        return out
+
+    def _slice_touched(self, old: EndpointSlice | None, new: EndpointSlice | None, quiet: bool) -> None:
+        cur = new or old
+        assert cur is not None
+        ns = cur.namespace
+        for sl in (old, new):
+            if sl is not None and sl.service:
+                self._mark_service((ns, sl.service), quiet)
+        before = self._slice_pods(old) if old else set()
+        after = self._slice_pods(new) if new else set()
+        same_service = old is not None and new is not None and old.service == new.service
+        changed = (before ^ after) if same_service else (before | after)
+        for name in changed:
+            self._mark_pod((ns, name), quiet)
+
+    # ------------------------------------------------------------ output
+
+    def _build_meta(self) -> dict[str, Any]:
+        return {
+            "cluster": self._cluster.as_json(),
+            "connection": dict(self._connection),
+            "actions": self._actions,
+            "namespaces": self.index.namespaces(),
+            "timelineLimit": self._limit,
+        }
+
+    def take_ops(self) -> list[dict[str, Any]]:
+        ops: list[dict[str, Any]] = []
+        drafts, self._drafts = self._drafts, []
+        idx = self.index
+
+        dirty, self._dirty_services = self._dirty_services, {}
+        for key in sorted(dirty):
+            quiet, skey = dirty[key], _skey(key)
+            old = self._services.get(skey)
+            svc = idx.services.get(key)
+            if svc is None:
+                idx.unmatched.get(key[0], set()).discard(key[1])
+                if old is not None:
+                    del self._services[skey]
+                    ops.append({"op": "del", "coll": "services", "key": skey})
+                    if not quiet:
+                        drafts += diff_service(idx, old, None)
+                continue
+            self.stats["service_projections"] += 1
+            view, unmatched = project_service(idx, svc)
+            if unmatched:
+                idx.unmatched[key[0]].add(key[1])
+            else:
+                idx.unmatched.get(key[0], set()).discard(key[1])
+            if view != old:
+                self._services[skey] = view
+                ops.append({"op": "put", "coll": "services", "key": skey, "value": view})
+                if not quiet:
+                    drafts += diff_service(idx, old, view)
+
+        dirty, self._dirty_pods = self._dirty_pods, {}
+        for key in sorted(dirty):
+            quiet, skey = dirty[key], _skey(key)
+            old = self._pods.get(skey)
+            pod = idx.pods.get(key)
+            if pod is None:
+                if old is not None:
+                    del self._pods[skey]
+                    ops.append({"op": "del", "coll": "pods", "key": skey})
+                    if not quiet:
+                        drafts += diff_pod(old, None)
+                continue
+            self.stats["pod_projections"] += 1
+            view = project_pod(idx, pod)
+            if view != old:
+                self._pods[skey] = view
+                ops.append({"op": "put", "coll": "pods", "key": skey, "value": view})
+                if not quiet:
+                    drafts += diff_pod(old, view)
+
+        if self._meta_dirty:
+            self._meta_dirty = False
+            meta = self._build_meta()
+            if meta != self._meta:
+                self._meta = meta
+                ops.insert(0, {"op": "meta", "value": meta})
+
+        now = self._now()
+        for d in drafts[-self._limit :]:
+            entry = {
+                "id": self._next_id,
+                "time": d.get("time", now),
+                "kind": d["kind"],
+                "service": d.get("service"),
+                "ip": d.get("ip"),
+                "pod": d.get("pod"),
+                "text": d["text"],
+            }
+            self._next_id += 1
+            self._timeline.appendleft(entry)
+            ops.append({"op": "timeline", "entry": entry})
+        return ops
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "meta": self._meta,
+            "services": dict(self._services),
+            "pods": dict(self._pods),
+            "timeline": list(self._timeline),
+        }
+
+    # ------------------------------------------------------------ explanations (current objects)
+
+    def explain_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        idx = self.index
+        pod = idx.pods.get((namespace, name))
+        if pod is None:
+            return None
+        names = idx.services_selecting(namespace, pod.labels) | idx.services_listing_pod(pod)
+        keys = {k for k, _ in pod.labels}
+        for svc_name in idx.services_by_ns.get(namespace, ()):
+            svc = idx.services[(namespace, svc_name)]
+            if svc.selector and keys & {k for k, _ in svc.selector}:
+                names.add(svc_name)  # a near miss: the selector uses a label key this pod has
+        return {
+            "pod": project_pod(idx, pod),
+            "services": [pod_verdict(idx, idx.services[(namespace, n)], pod) for n in sorted(names)],
+        }
+
+    def explain_service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        idx = self.index
+        svc = idx.services.get((namespace, name))
+        if svc is None:
+            return None
+        view, _ = project_service(idx, svc)
+        pods: dict[str, Pod] = {p.name: p for p in selected_pods(idx, svc)}
+        for sl in idx.slices_of(namespace, name):
+            for ep in sl.endpoints:
+                pod = idx.pods.get((namespace, ep.pod)) if ep.pod else idx.pod_by_ip(namespace, ep.ip)
+                if pod is not None:
+                    pods.setdefault(pod.name, pod)
+        if not pods and svc.selector and svc.type != "ExternalName":
+            wanted = {k for k, _ in svc.selector}
+            near = sorted(
+                n
+                for n in idx.pods_by_ns.get(namespace, ())
+                if wanted & {k for k, _ in idx.pods[(namespace, n)].labels}
+            )
+            pods = {n: idx.pods[(namespace, n)] for n in near[:NEAR_MISS_PODS]}
+        verdicts = []
+        for pod_name in sorted(pods):
+            pod = pods[pod_name]
+            v = pod_verdict(idx, svc, pod)
+            verdicts.append(
+                {
+                    "pod": pod.name,
+                    "ip": pod.ip,
+                    "matches": bool(svc.selector) and selector_matches(svc.selector or (), pod.labels),
+                    "endpoint": v["endpoint"],
+                    "state": v["state"],
+                    "reasons": v["reasons"],
+                }
+            )
+        return {
+            "service": _skey(svc.key),
+            "readyCount": view["counts"]["ready"],
+            "diagnosis": view["diagnosis"],
+            "pods": verdicts,
+        }

@@ -1,0 +1,231 @@
+"""The store of slimmed objects and the indexes the view joins through: by kind/namespace/name,
+pods by label (key, value) postings and by IP, Services by selector term, slices by Service name."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from app.view.slim import Endpoints, EndpointSlice, Labels, Pod, Service
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+def selector_matches(selector: Labels, labels: Labels) -> bool:
+    """Equality-based selector over sorted label pairs (every term must be present with its value)."""
+    have = dict(labels)
+    return all(have.get(k) == v for k, v in selector)
+
+
+class Index:
+    """Current objects and their indexes. Pure data: callers decide what the changes mean."""
+
+    def __init__(self) -> None:
+        self.pods: dict[Key, Pod] = {}
+        self.services: dict[Key, Service] = {}
+        self.slices: dict[Key, EndpointSlice] = {}
+        self.endpoints: dict[Key, Endpoints] = {}
+        # namespace -> label key -> label value -> pod names
+        self.pod_labels: dict[str, dict[str, dict[str, set[str]]]] = {}
+        self.pods_by_ns: dict[str, set[str]] = {}
+        self.pods_by_ip: dict[str, set[Key]] = {}
+        self.services_by_ns: dict[str, set[str]] = {}
+        # (namespace, key, value) -> names of Services whose selector holds that term
+        self.service_terms: dict[tuple[str, str, str], set[str]] = {}
+        # (namespace, service name) -> slice names
+        self.slices_by_service: dict[Key, set[str]] = {}
+        # (namespace, pod name) -> slice names listing it; (namespace, ip) -> slice names listing it
+        self.slices_by_pod: dict[Key, set[str]] = {}
+        self.slices_by_ip: dict[Key, set[str]] = {}
+        # namespace -> Services that currently select no pod (their diagnosis depends on every pod there)
+        self.unmatched: dict[str, set[str]] = defaultdict(set)
+
+    # ------------------------------------------------------------ pods
+
+    def put_pod(self, pod: Pod) -> Pod | None:
+        old = self.pods.get(pod.key)
+        if old is not None:
+            self._unindex_pod(old)
+        self.pods[pod.key] = pod
+        ns = pod.namespace
+        by_key = self.pod_labels.setdefault(ns, {})
+        for k, v in pod.labels:
+            by_key.setdefault(k, {}).setdefault(v, set()).add(pod.name)
+        self.pods_by_ns.setdefault(ns, set()).add(pod.name)
+        if pod.ip:
+            self.pods_by_ip.setdefault(pod.ip, set()).add(pod.key)
+        return old
+
+    def remove_pod(self, key: Key) -> Pod | None:
+        old = self.pods.pop(key, None)
+        if old is not None:
+            self._unindex_pod(old)
+        return old
+
+    def _unindex_pod(self, pod: Pod) -> None:
+        ns = pod.namespace
+        by_key = self.pod_labels.get(ns, {})
+        for k, v in pod.labels:
+            values = by_key.get(k)
+            if values is None:
+                continue
+            names = values.get(v)
+            if names is not None:
+                names.discard(pod.name)
+                if not names:
+                    del values[v]
+            if not values:
+                del by_key[k]
+        if not by_key:
+            self.pod_labels.pop(ns, None)
+        _discard(self.pods_by_ns, ns, pod.name)
+        if pod.ip:
+            _discard(self.pods_by_ip, pod.ip, pod.key)
+
+    def pods_matching(self, namespace: str, selector: Labels) -> set[str]:
+        """Names of the pods in `namespace` whose labels hold every selector term (posting intersection)."""
+        by_key = self.pod_labels.get(namespace)
+        if not by_key or not selector:
+            return set()
+        sets = []
+        for k, v in selector:
+            names = by_key.get(k, {}).get(v)
+            if not names:
+                return set()
+            sets.append(names)
+        sets.sort(key=len)
+        result = set(sets[0])
+        for s in sets[1:]:
+            result &= s
+        return result
+
+    def pod_by_ip(self, namespace: str, ip: str) -> Pod | None:
+        for key in sorted(self.pods_by_ip.get(ip, ())):
+            if key[0] == namespace:
+                return self.pods[key]
+        return None
+
+    # ------------------------------------------------------------ services
+
+    def put_service(self, svc: Service) -> Service | None:
+        old = self.services.get(svc.key)
+        if old is not None:
+            self._unindex_service(old)
+        self.services[svc.key] = svc
+        self.services_by_ns.setdefault(svc.namespace, set()).add(svc.name)
+        for k, v in svc.selector or ():
+            self.service_terms.setdefault((svc.namespace, k, v), set()).add(svc.name)
+        return old
+
+    def remove_service(self, key: Key) -> Service | None:
+        old = self.services.pop(key, None)
+        if old is not None:
+            self._unindex_service(old)
+        return old
+
+    def _unindex_service(self, svc: Service) -> None:
+        _discard(self.services_by_ns, svc.namespace, svc.name)
+        for k, v in svc.selector or ():
+            _discard(self.service_terms, (svc.namespace, k, v), svc.name)
+        self.unmatched[svc.namespace].discard(svc.name)
+
+    def services_selecting(self, namespace: str, labels: Labels) -> set[str]:
+        """Names of the Services in `namespace` whose selector matches these labels (via term postings)."""
+        candidates: set[str] = set()
+        for k, v in labels:
+            names = self.service_terms.get((namespace, k, v))
+            if names:
+                candidates |= names
+        out = set()
+        for name in candidates:
+            svc = self.services.get((namespace, name))
+            if svc is not None and svc.selector and selector_matches(svc.selector, labels):
+                out.add(name)
+        return out
+
+    # ------------------------------------------------------------ slices
+
+    def put_slice(self, sl: EndpointSlice) -> EndpointSlice | None:
+        old = self.slices.get(sl.key)
+        if old is not None:
+            self._unindex_slice(old)
+        self.slices[sl.key] = sl
+        ns = sl.namespace
+        if sl.service:
+            self.slices_by_service.setdefault((ns, sl.service), set()).add(sl.name)
+        for ep in sl.endpoints:
+            if ep.pod:
+                self.slices_by_pod.setdefault((ns, ep.pod), set()).add(sl.name)
+            self.slices_by_ip.setdefault((ns, ep.ip), set()).add(sl.name)
+        return old
+
+    def remove_slice(self, key: Key) -> EndpointSlice | None:
+        old = self.slices.pop(key, None)
+        if old is not None:
+            self._unindex_slice(old)
+        return old
+
+    def _unindex_slice(self, sl: EndpointSlice) -> None:
+        ns = sl.namespace
+        if sl.service:
+            _discard(self.slices_by_service, (ns, sl.service), sl.name)
+        for ep in sl.endpoints:
+            if ep.pod:
+                _discard(self.slices_by_pod, (ns, ep.pod), sl.name)
+            _discard(self.slices_by_ip, (ns, ep.ip), sl.name)
+
+    def slices_of(self, namespace: str, service: str) -> list[EndpointSlice]:
+        names = self.slices_by_service.get((namespace, service), ())
+        return [self.slices[(namespace, n)] for n in sorted(names)]
+
+    def services_listing_pod(self, pod: Pod) -> set[str]:
+        """Names of the Services whose slices list this pod (by targetRef, or by IP when there is none)."""
+        ns = pod.namespace
+        out = set()
+        for slice_name in self.slices_by_pod.get(pod.key, ()):
+            svc = self.slices[(ns, slice_name)].service
+            if svc:
+                out.add(svc)
+        if pod.ip:
+            for slice_name in self.slices_by_ip.get((ns, pod.ip), ()):
+                sl = self.slices[(ns, slice_name)]
+                if sl.service and any(ep.ip == pod.ip and ep.pod is None for ep in sl.endpoints):
+                    out.add(sl.service)
+        return out
+
+    # ------------------------------------------------------------ endpoints
+
+    def put_endpoints(self, ep: Endpoints) -> Endpoints | None:
+        old = self.endpoints.get(ep.key)
+        self.endpoints[ep.key] = ep
+        return old
+
+    def remove_endpoints(self, key: Key) -> Endpoints | None:
+        return self.endpoints.pop(key, None)
+
+    # ------------------------------------------------------------ namespaces
+
+    def namespaces(self) -> list[str]:
+        """Every namespace that holds a Service or a Pod, sorted."""
+        return sorted(
+            {ns for ns, names in self.pods_by_ns.items() if names}
+            | {ns for ns, names in self.services_by_ns.items() if names}
+        )
+
+    def keys_of(self, kind: str, namespace: str | None = None) -> Iterable[Key]:
+        table = {
+            "Pod": self.pods,
+            "Service": self.services,
+            "EndpointSlice": self.slices,
+            "Endpoints": self.endpoints,
+        }[kind]
+        return [k for k in table if namespace is None or k[0] == namespace]
+
+
+def _discard(table: dict[Any, set[Any]], key: Any, value: Any) -> None:
+    names = table.get(key)
+    if names is not None:
+        names.discard(value)
+        if not names:
+            del table[key]

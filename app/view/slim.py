@@ -1,0 +1,548 @@
+"""Slim raw Kubernetes API dicts into small frozen records holding only what the view needs.
+Derived facts (kubectl STATUS, why a pod is not ready) are computed here once per object version."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+Labels = tuple[tuple[str, str], ...]  # sorted (key, value) pairs, shared between identical label sets
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+SERVICE_NAME = "kubernetes.io/service-name"
+OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+
+
+class Malformed(ValueError):
+    """The object lacks what every object of its kind has (metadata, name): it is skipped."""
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerPort:
+    name: str
+    port: int
+    protocol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    namespace: str
+    name: str
+    labels: Labels
+    owner: tuple[str, str] | None  # (kind, name) of the controller, None for an orphan
+    ip: str | None
+    node: str | None
+    phase: str
+    status: str  # kubectl's STATUS column
+    ready: bool  # the Ready condition is True
+    ready_text: str  # "1/1"
+    terminating: bool  # deletionTimestamp set
+    reason: str | None  # why it is not ready, None when Ready
+    ports: tuple[ContainerPort, ...]
+    created: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL_PHASES
+
+    def label(self, key: str) -> str | None:
+        for k, v in self.labels:
+            if k == key:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    name: str
+    port: int
+    target_port: int | str  # a number, or the name of a container port
+    protocol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    namespace: str
+    name: str
+    type: str
+    cluster_ip: str | None
+    external_name: str | None
+    selector: Labels | None  # None: no selector (an empty selector counts as none, as in Kubernetes)
+    publish_not_ready: bool
+    ports: tuple[ServicePort, ...]
+    created: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    @property
+    def headless(self) -> bool:
+        return self.cluster_ip == "None"
+
+
+@dataclass(frozen=True, slots=True)
+class SlicePort:
+    name: str
+    port: int | None
+    protocol: str
+
+
+@dataclass(frozen=True, slots=True)
+class SliceEndpoint:
+    ip: str
+    pod: str | None  # targetRef name when it is a Pod
+    node: str | None
+    zone: str | None
+    ready: bool
+    serving: bool
+    terminating: bool
+
+    @property
+    def state(self) -> str:
+        if self.terminating:
+            return "terminating"
+        return "ready" if self.ready else "not-ready"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSlice:
+    namespace: str
+    name: str
+    service: str | None  # the kubernetes.io/service-name label
+    address_type: str
+    managed_by: str | None
+    ports: tuple[SlicePort, ...]
+    endpoints: tuple[SliceEndpoint, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    ip: str
+    pod: str | None
+    node: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subset:
+    addresses: tuple[Address, ...]
+    not_ready: tuple[Address, ...]
+    ports: tuple[SlicePort, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    namespace: str
+    name: str
+    over_capacity: bool
+    subsets: tuple[Subset, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+Slim = Pod | Service | EndpointSlice | Endpoints
+
+# ---------------------------------------------------------------- sharing
+
+_SHARED: dict[Any, Any] = {}
+_SHARED_MAX = 200_000
+
+
+def _share(value: Any) -> Any:
+    """One copy of equal immutable values (label sets, port lists) across all objects."""
+    if value is None:
+        return None
+    got = _SHARED.get(value)
+    if got is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[value] = value
+        got = value
+    return got
+
+
+def _istr(value: Any) -> str | None:
+    return sys.intern(value) if isinstance(value, str) and value else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _labels(value: Any) -> Labels:
+    pairs = tuple(
+        sorted(
+            (sys.intern(k), sys.intern(v))
+            for k, v in _dict(value).items()
+            if isinstance(k, str) and isinstance(v, str)
+        )
+    )
+    return _share(pairs)
+
+
+def _meta(obj: Any) -> tuple[dict[str, Any], str, str]:
+    if not isinstance(obj, dict):
+        raise Malformed("not an object")
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        raise Malformed("no metadata")
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        raise Malformed("no metadata.name")
+    ns = meta.get("namespace")
+    if ns is None:
+        ns = "default"
+    if not isinstance(ns, str) or not ns:
+        raise Malformed("bad metadata.namespace")
+    return meta, sys.intern(ns), name
+
+
+def object_key(obj: Any) -> tuple[str, str]:
+    """(namespace, name) of a raw object; raises Malformed."""
+    _, ns, name = _meta(obj)
+    return (ns, name)
+
+
+# ---------------------------------------------------------------- pods
+
+
+def _condition(status: dict[str, Any], kind: str) -> str | None:
+    for cond in _list(status.get("conditions")):
+        if isinstance(cond, dict) and cond.get("type") == kind:
+            value = cond.get("status")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _owner(meta: dict[str, Any]) -> tuple[str, str] | None:
+    refs = [r for r in _list(meta.get("ownerReferences")) if isinstance(r, dict)]
+    chosen = next((r for r in refs if r.get("controller") is True), refs[0] if refs else None)
+    if chosen is None:
+        return None
+    kind, name = chosen.get("kind"), chosen.get("name")
+    if not isinstance(kind, str) or not isinstance(name, str):
+        return None
+    return _share((sys.intern(kind), name))
+
+
+def kubectl_status(meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """The STATUS column of `kubectl get pods` (printers.go printPod, simplified where harmless)."""
+    phase = status.get("phase") if isinstance(status.get("phase"), str) else ""
+    reason = status.get("reason") if isinstance(status.get("reason"), str) and status.get("reason") else phase
+    init_specs = _list(spec.get("initContainers"))
+    initializing = False
+    for i, cs in enumerate(_list(status.get("initContainerStatuses"))):
+        if not isinstance(cs, dict):
+            continue
+        state = _dict(cs.get("state"))
+        term, wait = _dict(state.get("terminated")), _dict(state.get("waiting"))
+        if state.get("terminated") is not None and term.get("exitCode") == 0:
+            continue
+        if cs.get("started") is True and _restartable(init_specs, cs.get("name")):
+            continue
+        if state.get("terminated") is not None:
+            if term.get("reason"):
+                reason = f"Init:{term.get('reason')}"
+            elif term.get("signal"):
+                reason = f"Init:Signal:{term.get('signal')}"
+            else:
+                reason = f"Init:ExitCode:{term.get('exitCode')}"
+        elif wait.get("reason") and wait.get("reason") != "PodInitializing":
+            reason = f"Init:{wait.get('reason')}"
+        else:
+            reason = f"Init:{i}/{len(init_specs)}"
+        initializing = True
+        break
+    if not initializing or _condition(status, "Initialized") == "True":
+        has_running = False
+        for cs in reversed(_list(status.get("containerStatuses"))):
+            if not isinstance(cs, dict):
+                continue
+            state = _dict(cs.get("state"))
+            term, wait = _dict(state.get("terminated")), _dict(state.get("waiting"))
+            if wait.get("reason"):
+                reason = str(wait["reason"])
+            elif state.get("terminated") is not None and term.get("reason"):
+                reason = str(term["reason"])
+            elif state.get("terminated") is not None:
+                reason = (
+                    f"Signal:{term.get('signal')}"
+                    if term.get("signal")
+                    else f"ExitCode:{term.get('exitCode')}"
+                )
+            elif cs.get("ready") is True and state.get("running") is not None:
+                has_running = True
+        if reason == "Completed" and has_running:
+            reason = "Running" if _condition(status, "Ready") == "True" else "NotReady"
+    if meta.get("deletionTimestamp"):
+        if status.get("reason") == "NodeLost":
+            reason = "Unknown"
+        elif phase not in TERMINAL_PHASES:
+            reason = "Terminating"
+    return reason or "Unknown"
+
+
+def _restartable(init_specs: list[Any], name: Any) -> bool:
+    for c in init_specs:
+        if isinstance(c, dict) and c.get("name") == name:
+            return c.get("restartPolicy") == "Always"
+    return False
+
+
+def not_ready_reason(
+    meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any], kubectl: str
+) -> str | None:
+    """Plain words for why the pod is not Ready; None when it is."""
+    phase = status.get("phase")
+    if phase in TERMINAL_PHASES:
+        return f"pod {phase}"
+    if _condition(status, "Ready") == "True":
+        return None
+    if meta.get("deletionTimestamp"):
+        return "terminating"
+    if not spec.get("nodeName"):
+        return "Pending: not scheduled yet"
+    if not status.get("podIP"):
+        return "no IP yet" if kubectl in ("Pending", "Running") else f"no IP yet ({kubectl})"
+    containers = {c.get("name"): c for c in _list(spec.get("containers")) if isinstance(c, dict)}
+    statuses = [cs for cs in _list(status.get("containerStatuses")) if isinstance(cs, dict)]
+    if phase == "Pending" or not statuses:
+        return "Pending" if kubectl == "Pending" else f"Pending: {kubectl}"
+    for cs in statuses:
+        if cs.get("ready") is True:
+            continue
+        name = cs.get("name")
+        state = _dict(cs.get("state"))
+        wait, term = _dict(state.get("waiting")), state.get("terminated")
+        if wait.get("reason"):
+            return f"container {name}: {wait['reason']}"
+        if term is not None:
+            why = _dict(term).get("reason") or f"exit code {_dict(term).get('exitCode')}"
+            return f"container {name} terminated: {why}"
+        spec_c = _dict(containers.get(name))
+        if cs.get("started") is False and spec_c.get("startupProbe"):
+            return "startup probe not passed yet"
+        if spec_c.get("readinessProbe"):
+            return "readiness probe failing"
+        return f"container {name} not ready"
+    if _condition(status, "ContainersReady") == "True":
+        for gate in _list(spec.get("readinessGates")):
+            ctype = _dict(gate).get("conditionType")
+            if ctype and _condition(status, str(ctype)) != "True":
+                return f"readiness gate {ctype} is not True"
+    cond_reason = next(
+        (
+            c.get("reason")
+            for c in _list(status.get("conditions"))
+            if isinstance(c, dict) and c.get("type") == "Ready" and isinstance(c.get("reason"), str)
+        ),
+        None,
+    )
+    return f"Ready is False ({cond_reason})" if cond_reason else "Ready is not True"
+
+
+def slim_pod(obj: Any) -> Pod:
+    meta, ns, name = _meta(obj)
+    spec, status = _dict(obj.get("spec")), _dict(obj.get("status"))
+    kubectl = sys.intern(kubectl_status(meta, spec, status))
+    reason = not_ready_reason(meta, spec, status, kubectl)
+    ports: list[ContainerPort] = []
+    total = 0
+    for c in _list(spec.get("containers")):
+        if not isinstance(c, dict):
+            continue
+        total += 1
+        for p in _list(c.get("ports")):
+            p = _dict(p)
+            number = _int(p.get("containerPort"))
+            if number is not None:
+                ports.append(
+                    ContainerPort(_istr(p.get("name")) or "", number, _istr(p.get("protocol")) or "TCP")
+                )
+    ready_containers = sum(
+        1
+        for cs in _list(status.get("containerStatuses"))
+        if isinstance(cs, dict)
+        and cs.get("ready") is True
+        and _dict(cs.get("state")).get("running") is not None
+    )
+    ip = status.get("podIP") if isinstance(status.get("podIP"), str) and status.get("podIP") else None
+    created = meta.get("creationTimestamp")
+    return Pod(
+        namespace=ns,
+        name=name,
+        labels=_labels(meta.get("labels")),
+        owner=_owner(meta),
+        ip=ip,
+        node=_istr(spec.get("nodeName")),
+        phase=_istr(status.get("phase")) or "Pending",
+        status=kubectl,
+        ready=_condition(status, "Ready") == "True",
+        ready_text=sys.intern(f"{ready_containers}/{total}"),
+        terminating=bool(meta.get("deletionTimestamp")),
+        reason=sys.intern(reason) if reason else None,
+        ports=_share(tuple(ports)),
+        created=_istr(created),
+    )
+
+
+# ---------------------------------------------------------------- services
+
+
+def slim_service(obj: Any) -> Service:
+    meta, ns, name = _meta(obj)
+    spec = _dict(obj.get("spec"))
+    ports = []
+    for p in _list(spec.get("ports")):
+        p = _dict(p)
+        number = _int(p.get("port"))
+        if number is None:
+            continue
+        target = p.get("targetPort")
+        if isinstance(target, str) and target.isdigit():
+            target = int(target)
+        if not (isinstance(target, str) and target) and _int(target) is None:
+            target = number  # the API server defaults targetPort to port
+        ports.append(
+            ServicePort(
+                _istr(p.get("name")) or "",
+                number,
+                sys.intern(target) if isinstance(target, str) else target,
+                _istr(p.get("protocol")) or "TCP",
+            )
+        )
+    selector = _labels(spec.get("selector")) or None
+    svc_type = _istr(spec.get("type")) or "ClusterIP"
+    cluster_ip = (
+        spec.get("clusterIP") if isinstance(spec.get("clusterIP"), str) and spec.get("clusterIP") else None
+    )
+    return Service(
+        namespace=ns,
+        name=name,
+        type=svc_type,
+        cluster_ip=cluster_ip,
+        external_name=spec.get("externalName") if isinstance(spec.get("externalName"), str) else None,
+        selector=selector,
+        publish_not_ready=spec.get("publishNotReadyAddresses") is True,
+        ports=_share(tuple(ports)),
+        created=_istr(meta.get("creationTimestamp")),
+    )
+
+
+# ---------------------------------------------------------------- slices and endpoints
+
+
+def _ports(value: Any) -> tuple[SlicePort, ...]:
+    out = []
+    for p in _list(value):
+        p = _dict(p)
+        out.append(
+            SlicePort(_istr(p.get("name")) or "", _int(p.get("port")), _istr(p.get("protocol")) or "TCP")
+        )
+    return _share(tuple(out))
+
+
+def _pod_ref(ref: Any) -> str | None:
+    ref = _dict(ref)
+    name = ref.get("name")
+    return name if ref.get("kind") == "Pod" and isinstance(name, str) and name else None
+
+
+def slim_slice(obj: Any) -> EndpointSlice:
+    meta, ns, name = _meta(obj)
+    labels = _dict(meta.get("labels"))
+    endpoints = []
+    for ep in _list(obj.get("endpoints")):
+        ep = _dict(ep)
+        addrs = [a for a in _list(ep.get("addresses")) if isinstance(a, str) and a]
+        if not addrs:
+            continue
+        cond = _dict(ep.get("conditions"))
+        # nil ready means "unknown" and is read as ready; nil serving follows ready (discovery/v1 docs)
+        ready = cond.get("ready") is not False
+        serving = cond.get("serving") is not False if cond.get("serving") is not None else ready
+        endpoints.append(
+            SliceEndpoint(
+                ip=addrs[0],
+                pod=_pod_ref(ep.get("targetRef")),
+                node=_istr(ep.get("nodeName")),
+                zone=_istr(ep.get("zone")),
+                ready=ready,
+                serving=serving,
+                terminating=cond.get("terminating") is True,
+            )
+        )
+    service = labels.get(SERVICE_NAME)
+    return EndpointSlice(
+        namespace=ns,
+        name=name,
+        service=sys.intern(service) if isinstance(service, str) and service else None,
+        address_type=_istr(obj.get("addressType")) or "IPv4",
+        managed_by=_istr(labels.get(MANAGED_BY)),
+        ports=_ports(obj.get("ports")),
+        endpoints=tuple(endpoints),
+    )
+
+
+def _addresses(value: Any) -> tuple[Address, ...]:
+    out = []
+    for a in _list(value):
+        a = _dict(a)
+        ip = a.get("ip")
+        if isinstance(ip, str) and ip:
+            out.append(Address(ip, _pod_ref(a.get("targetRef")), _istr(a.get("nodeName"))))
+    return tuple(out)
+
+
+def slim_endpoints(obj: Any) -> Endpoints:
+    meta, ns, name = _meta(obj)
+    subsets = []
+    for s in _list(obj.get("subsets")):
+        s = _dict(s)
+        subsets.append(
+            Subset(
+                _addresses(s.get("addresses")), _addresses(s.get("notReadyAddresses")), _ports(s.get("ports"))
+            )
+        )
+    return Endpoints(
+        namespace=ns,
+        name=name,
+        over_capacity=_dict(meta.get("annotations")).get(OVER_CAPACITY) == "truncated",
+        subsets=tuple(subsets),
+    )
+
+
+SLIMMERS = {
+    "Pod": slim_pod,
+    "Service": slim_service,
+    "EndpointSlice": slim_slice,
+    "Endpoints": slim_endpoints,
+}
+
+
+def slim(kind: str, obj: Any) -> Slim:
+    """Slim one raw object of a known kind; raises Malformed (or KeyError for an unknown kind)."""
+    return SLIMMERS[kind](obj)

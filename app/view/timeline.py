@@ -1,0 +1,186 @@
+"""Diff an old and a new ServiceView / PodView into timeline entries (without id and time, which the
+engine stamps): endpoint joins, leaves and state changes, pods added, relabelled, orphaned, deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.view.index import Index, selector_matches
+from app.view.projector import ip_sort_key
+from app.view.slim import Pod
+
+Entry = dict[str, Any]
+View = dict[str, Any]
+
+_RANK = {"ready": 2, "terminating": 1, "not-ready": 0}
+
+
+def draft(
+    kind: str, text: str, *, service: str | None = None, ip: str | None = None, pod: str | None = None
+) -> Entry:
+    return {"kind": kind, "service": service, "ip": ip, "pod": pod, "text": text}
+
+
+def endpoint_map(view: View | None) -> dict[str, dict[str, Any]]:
+    """ip -> its endpoint in the view's slices (the best state when several slices list it)."""
+    out: dict[str, dict[str, Any]] = {}
+    for sl in (view or {}).get("slices", ()):
+        for ep in sl["endpoints"]:
+            have = out.get(ep["ip"])
+            if have is None or _RANK[ep["state"]] > _RANK[have["state"]]:
+                out[ep["ip"]] = ep
+    return out
+
+
+def state_words(ep: dict[str, Any], *, name_ready: bool = False) -> str:
+    if ep["state"] == "ready":
+        return f"ready ({ep['pod']})" if name_ready and ep.get("pod") else "ready"
+    word = "terminating" if ep["state"] == "terminating" else "not ready"
+    why = ep.get("reason") or word
+    return f"{word} ({ep['pod']}: {why})" if ep.get("pod") else f"{word} ({why})"
+
+
+def _labels_words(selector: dict[str, str], pod: Pod) -> str:
+    out = []
+    for k, v in selector.items():
+        actual = pod.label(k)
+        if actual is None:
+            out.append(f"no {k} label")
+        elif actual != v:
+            out.append(f"{k}={actual}")
+    return ", ".join(out)
+
+
+def left_reason(index: Index, old: View, new: View, ip: str, pod_name: str | None) -> str:
+    """Why an address left a Service's slices, read from the pod as it is now."""
+    ns = new["namespace"]
+    pod = index.pods.get((ns, pod_name)) if pod_name else index.pod_by_ip(ns, ip)
+    if pod is None:
+        return "pod deleted"
+    selector = new.get("selector")
+    if selector and not selector_matches(tuple(sorted(selector.items())), pod.labels):
+        if old.get("selector") != selector:
+            return "selector changed"
+        return f"pod relabelled: {_labels_words(selector, pod)}"
+    if pod.terminal:
+        return f"pod {pod.phase}"
+    if pod.ip != ip:
+        return "pod IP changed" if pod.ip else "pod lost its IP"
+    if pod.terminating:
+        return "pod terminating"
+    return "removed from the EndpointSlices"
+
+
+def diff_service(index: Index, old: View | None, new: View | None) -> list[Entry]:
+    if old is None and new is None:
+        return []
+    key = (new or old or {})["key"]
+    name = (new or old or {})["name"]
+    out: list[Entry] = []
+    if new is None:
+        return [draft("service", f"service {name} removed", service=key)]
+    if old is None:
+        sel = new.get("selector")
+        what = f"selector {_fmt(sel)}" if sel else "no selector"
+        if new["type"] == "ExternalName":
+            what = f"ExternalName {new.get('externalName')}"
+        out.append(draft("service", f"service {name} added ({what})", service=key))
+    elif old.get("selector") != new.get("selector"):
+        out.append(
+            draft(
+                "service",
+                f"service {name} selector changed: {_fmt(old.get('selector'))} → {_fmt(new.get('selector'))}",
+                service=key,
+            )
+        )
+    before, after = endpoint_map(old), endpoint_map(new)
+    for ip in sorted(before.keys() | after.keys(), key=ip_sort_key):
+        was, now = before.get(ip), after.get(ip)
+        if now is None and was is not None and old is not None:
+            why = left_reason(index, old, new, ip, was.get("pod"))
+            out.append(draft("endpoint", f"{ip} left ({why})", service=key, ip=ip, pod=was.get("pod")))
+        elif now is not None and was is None:
+            out.append(
+                draft(
+                    "endpoint",
+                    f"{ip} joined as {state_words(now, name_ready=True)}",
+                    service=key,
+                    ip=ip,
+                    pod=now.get("pod"),
+                )
+            )
+        elif now is not None and was is not None and now["state"] != was["state"]:
+            out.append(
+                draft("endpoint", f"{ip} → {state_words(now)}", service=key, ip=ip, pod=now.get("pod"))
+            )
+    if (
+        old is not None
+        and old["counts"]["ready"] > 0
+        and new["counts"]["ready"] == 0
+        and new.get("diagnosis")
+    ):
+        out.append(
+            draft(
+                "service", f"service {name} has no ready endpoints: {new['diagnosis']['text']}", service=key
+            )
+        )
+    return out
+
+
+def _fmt(selector: dict[str, str] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in (selector or {}).items()) or "none"
+
+
+def _names(keys: list[str]) -> str:
+    return ", ".join(k.split("/", 1)[-1] for k in keys)
+
+
+def diff_pod(old: View | None, new: View | None) -> list[Entry]:
+    if old is None and new is None:
+        return []
+    cur = new or old or {}
+    name, ip = cur["name"], cur.get("ip")
+    services = list(cur.get("services") or ())
+    first = services[0] if services else None
+    if new is None:
+        return [draft("pod", f"pod {name} deleted", service=first, ip=ip, pod=name)]
+    if old is None:
+        owner = new.get("owner")
+        by = f" by {owner['kind']} {owner['name']}" if owner else ""
+        return [draft("pod", f"pod {name} added{by}", service=first, ip=ip, pod=name)]
+    out: list[Entry] = []
+    if old["labels"] != new["labels"]:
+        changes = [f"{k}={v}" for k, v in new["labels"].items() if old["labels"].get(k) != v]
+        changes += [f"{k} removed" for k in old["labels"] if k not in new["labels"]]
+        lost = [s for s in old["services"] if s not in new["services"]]
+        gained = [s for s in new["services"] if s not in old["services"]]
+        text = f"pod {name} relabelled ({', '.join(changes)})"
+        if lost:
+            out.append(
+                draft(
+                    "pod", f"{text}: no longer selected by {_names(lost)}", service=lost[0], ip=ip, pod=name
+                )
+            )
+        elif gained:
+            out.append(
+                draft("pod", f"{text}: now selected by {_names(gained)}", service=gained[0], ip=ip, pod=name)
+            )
+    if old.get("owner") and not new.get("owner"):
+        o = old["owner"]
+        out.append(
+            draft(
+                "pod",
+                f"pod {name} orphaned: {o['kind']} {o['name']} released it (it keeps running)",
+                service=first or (old["services"][0] if old["services"] else None),
+                ip=ip,
+                pod=name,
+            )
+        )
+    elif new.get("owner") and not old.get("owner"):
+        o = new["owner"]
+        out.append(
+            draft("pod", f"pod {name} adopted by {o['kind']} {o['name']}", service=first, ip=ip, pod=name)
+        )
+    if new["terminating"] and not old["terminating"]:
+        out.append(draft("pod", f"pod {name} terminating", service=first, ip=ip, pod=name))
+    return out
