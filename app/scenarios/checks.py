@@ -95,7 +95,7 @@ def _service_actual(store: Store, c: ServiceCheck) -> dict[str, Any]:
         "notReady": sum(not cond(ep, "ready") and not cond(ep, "terminating") for ep in eps),
         "terminating": sum(cond(ep, "terminating") for ep in eps),
         "serving": sum(cond(ep, "serving") for ep in eps),
-        "endpoints": len(eps),
+        "total": len(eps),
         "slices": len(slices),
         "sliceSizes": sorted((len(s.get("endpoints") or ()) for s in slices), reverse=True),
         "ips": sorted({ip for ep in eps if cond(ep, "ready") for ip in ep.get("addresses") or ()}),

@@ -121,7 +121,7 @@ class Highlight:
 class ServiceCheck:
     """Counts over all EndpointSlices of a Service (label kubernetes.io/service-name). Each field left
     None is not checked. ready: endpoints with ready=true; notReady: ready=false and not terminating;
-    terminating: terminating=true; endpoints: all of them; sliceSizes: endpoints per slice, largest
+    terminating: terminating=true; total: all endpoints; sliceSizes: endpoints per slice, largest
     first; ips: the set of ready addresses; ports: the set of slice port numbers."""
 
     namespace: str
@@ -131,7 +131,7 @@ class ServiceCheck:
     notReady: int | None = None
     terminating: int | None = None
     serving: int | None = None
-    endpoints: int | None = None
+    total: int | None = None
     slices: int | None = None
     sliceSizes: tuple[int, ...] | None = None
     ips: tuple[str, ...] | None = None

@@ -387,7 +387,7 @@ class _Reader:
             _bool(doc, a[k], (*path, k)) if k in a else None
         )
         if what == "service":
-            fields = ("exists", "ready", "notReady", "terminating", "serving", "endpoints", "slices",
+            fields = ("exists", "ready", "notReady", "terminating", "serving", "total", "slices",
                       "sliceSizes", "ips", "ports", "managedBy", "sliceLabels")  # fmt: skip
             a = _mapping(doc, m, path, ("service",), fields)
             ns, name = _key(doc, a["service"], (*path, "service"), self.namespace)
@@ -399,7 +399,7 @@ class _Reader:
                 notReady=opt_int(a, "notReady"),
                 terminating=opt_int(a, "terminating"),
                 serving=opt_int(a, "serving"),
-                endpoints=opt_int(a, "endpoints"),
+                total=opt_int(a, "total"),
                 slices=opt_int(a, "slices"),
                 sliceSizes=_int_list(doc, a["sliceSizes"], (*path, "sliceSizes"))
                 if "sliceSizes" in a
