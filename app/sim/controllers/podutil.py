@@ -151,6 +151,7 @@ class SelectorIndex:
     """
 
     _selectors: dict[Key, dict[str, str]] = field(default_factory=dict)
+    _filed_under: dict[Key, tuple[str, str, str]] = field(default_factory=dict)
     _buckets: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
 
     def set(self, key: Key, selector: dict[str, str] | None) -> None:
@@ -158,18 +159,23 @@ class SelectorIndex:
         if not selector:
             return
         self._selectors[key] = dict(selector)
-        k = min(selector)
-        self._buckets.setdefault((key[0], k, selector[k]), set()).add(key[1])
+        # File under the pair shared by the fewest Services so far (rare labels make small buckets).
+        bucket_key = min(
+            ((key[0], k, v) for k, v in selector.items()),
+            key=lambda b: (len(self._buckets.get(b, ())), b),
+        )
+        self._filed_under[key] = bucket_key
+        self._buckets.setdefault(bucket_key, set()).add(key[1])
 
     def remove(self, key: Key) -> None:
-        old = self._selectors.pop(key, None)
-        if old:
-            k = min(old)
-            bucket = self._buckets.get((key[0], k, old[k]))
+        self._selectors.pop(key, None)
+        bucket_key = self._filed_under.pop(key, None)
+        if bucket_key is not None:
+            bucket = self._buckets.get(bucket_key)
             if bucket is not None:
                 bucket.discard(key[1])
                 if not bucket:
-                    del self._buckets[(key[0], k, old[k])]
+                    del self._buckets[bucket_key]
 
     def selector(self, key: Key) -> dict[str, str] | None:
         return self._selectors.get(key)
