@@ -1,0 +1,417 @@
+"""A stand-in server for page development and page-only tests: the routes of docs/view-model.md over a
+tiny hand-rolled cluster (no simulator). Run: python -m tests.browser.stub_server [port]."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.paths import STATIC_DIR, TEMPLATES_DIR
+
+SLICE_MAX = 100
+
+
+@dataclass
+class Pod:
+    ns: str
+    name: str
+    ip: str
+    node: str
+    labels: dict[str, str]
+    owner: str | None  # ReplicaSet name
+    ready: bool = True
+    terminating: bool = False
+    probe_ok: bool = True
+
+
+@dataclass
+class Svc:
+    ns: str
+    name: str
+    selector: dict[str, str] | None
+    cluster_ip: str
+    port: int = 80
+    target: int = 8080
+
+
+@dataclass
+class World:
+    pods: dict[str, Pod] = field(default_factory=dict)
+    svcs: dict[str, Svc] = field(default_factory=dict)
+    next_ip: int = 2
+    next_name: int = 0
+    deployments: dict[tuple[str, str], tuple[str, dict[str, str], int]] = field(default_factory=dict)
+
+    def add_pod(self, ns: str, rs: str, labels: dict[str, str], ready: bool = True) -> Pod:
+        self.next_name += 1
+        suffix = f"{self.next_name:05x}"[-5:].replace("0", "z")
+        ip_n = self.next_ip
+        self.next_ip += 1
+        pod = Pod(
+            ns,
+            f"{rs}-{suffix}",
+            f"10.244.{1 + ip_n // 250}.{ip_n % 250 + 2}",
+            f"node-{1 + ip_n % 3}",
+            dict(labels),
+            rs,
+            ready=ready,
+        )
+        self.pods[f"{ns}/{pod.name}"] = pod
+        return pod
+
+
+def matches(sel: dict[str, str] | None, labels: dict[str, str]) -> bool:
+    return bool(sel) and all(labels.get(k) == v for k, v in (sel or {}).items())
+
+
+def ip_key(ip: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in ip.split("."))
+
+
+def project(world: World, meta: dict[str, Any]) -> dict[str, Any]:
+    services: dict[str, Any] = {}
+    for key, s in world.svcs.items():
+        pods = [p for p in world.pods.values() if p.ns == s.ns and matches(s.selector, p.labels)]
+        pods.sort(key=lambda p: ip_key(p.ip))
+        eps = [
+            {
+                "ip": p.ip,
+                "pod": p.name,
+                "node": p.node,
+                "zone": "zone-a",
+                "state": "terminating" if p.terminating else "ready" if p.ready else "not-ready",
+                "ready": p.ready and not p.terminating,
+                "serving": p.ready,
+                "terminating": p.terminating,
+                "reason": None if p.ready and not p.terminating else "readiness probe failing",
+            }
+            for p in pods
+        ]
+        slices = []
+        if s.selector is not None:
+            chunks = [eps[i : i + SLICE_MAX] for i in range(0, len(eps), SLICE_MAX)] or [[]]
+            for i, chunk in enumerate(chunks):
+                slices.append(
+                    {
+                        "name": f"{s.name}-{'abcdefghij'[i]}x7k{i}",
+                        "addressType": "IPv4",
+                        "managedBy": "endpointslice-controller.k8s.io",
+                        "ports": [{"name": "", "port": s.target, "protocol": "TCP"}] if chunk else [],
+                        "endpoints": chunk,
+                    }
+                )
+        ready = [e for e in eps if e["state"] == "ready"]
+        not_ready = [e for e in eps if e["state"] == "not-ready"]
+        term = [e for e in eps if e["state"] == "terminating"]
+        diagnosis = None
+        if s.selector is None:
+            diagnosis = {
+                "code": "no-selector-no-endpoints",
+                "text": "no selector and nobody wrote an Endpoints object",
+            }
+        elif not pods:
+            diagnosis = {"code": "no-pods-match", "text": "no pod has app=" + s.selector.get("app", "?")}
+        elif not ready:
+            diagnosis = {"code": "none-ready", "text": f"{len(pods)} pods match, none is ready"}
+        services[key] = {
+            "key": key,
+            "namespace": s.ns,
+            "name": s.name,
+            "type": "ClusterIP",
+            "clusterIP": s.cluster_ip,
+            "headless": False,
+            "externalName": None,
+            "selector": s.selector,
+            "publishNotReadyAddresses": False,
+            "ports": [{"name": "", "port": s.port, "targetPort": s.target, "protocol": "TCP"}],
+            "slices": slices,
+            "endpoints": None
+            if s.selector is None
+            else {
+                "overCapacity": len(eps) > 1000,
+                "subsets": []
+                if not eps
+                else [
+                    {
+                        "addresses": [{"ip": e["ip"], "pod": e["pod"], "node": e["node"]} for e in ready],
+                        "notReadyAddresses": [
+                            {"ip": e["ip"], "pod": e["pod"], "node": e["node"]} for e in not_ready
+                        ],
+                        "ports": [{"name": "", "port": s.target, "protocol": "TCP"}],
+                    }
+                ],
+            },
+            "excluded": [
+                {
+                    "pod": e["pod"],
+                    "ip": e["ip"],
+                    "node": e["node"],
+                    "reason": e["state"],
+                    "text": "Ready is False: readiness probe failing"
+                    if e["state"] == "not-ready"
+                    else "the pod is shutting down",
+                }
+                for e in not_ready + term
+            ],
+            "counts": {"ready": len(ready), "notReady": len(not_ready), "terminating": len(term), "slices": len(slices)},
+            "diagnosis": diagnosis,
+        }
+    pods_view: dict[str, Any] = {}
+    for key, p in world.pods.items():
+        svc_keys = sorted(k for k, s in world.svcs.items() if s.ns == p.ns and matches(s.selector, p.labels))
+        pods_view[key] = {
+            "key": key,
+            "namespace": p.ns,
+            "name": p.name,
+            "ip": p.ip,
+            "node": p.node,
+            "phase": "Running",
+            "status": "Terminating" if p.terminating else "Running",
+            "ready": p.ready and not p.terminating,
+            "readyText": "1/1" if p.ready else "0/1",
+            "terminating": p.terminating,
+            "notReadyReason": None if p.ready else "readiness probe failing",
+            "labels": dict(p.labels),
+            "owner": {"kind": "ReplicaSet", "name": p.owner} if p.owner else None,
+            "services": svc_keys,
+            "endpointOf": svc_keys,
+            "created": "2026-11-22T03:07:29Z",
+        }
+    namespaces = sorted({s.ns for s in world.svcs.values()} | {p.ns for p in world.pods.values()})
+    return {"meta": {**meta, "namespaces": namespaces}, "services": services, "pods": pods_view}
+
+
+class Hub:
+    def __init__(self, world: World, meta: dict[str, Any]) -> None:
+        self.world = world
+        self.meta = meta
+        self.seq = 0
+        self.view = project(world, meta)
+        self.timeline: list[dict[str, Any]] = []
+        self.buffer: list[tuple[int, str]] = []
+        self.queues: set[asyncio.Queue[tuple[str, int, str] | None]] = set()
+        self.next_entry = 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"seq": self.seq, **copy.deepcopy(self.view), "timeline": list(self.timeline)}
+
+    def commit(self, texts: list[tuple[str, str]]) -> None:
+        new = project(self.world, self.meta)
+        ops: list[dict[str, Any]] = []
+        for coll in ("services", "pods"):
+            old = self.view[coll]
+            for k, v in new[coll].items():
+                if old.get(k) != v:
+                    ops.append({"op": "put", "coll": coll, "key": k, "value": v})
+            for k in old:
+                if k not in new[coll]:
+                    ops.append({"op": "del", "coll": coll, "key": k})
+        if new["meta"] != self.view["meta"]:
+            ops.append({"op": "meta", "value": new["meta"]})
+        for kind, text in texts:
+            entry = {"id": self.next_entry, "time": time.time(), "kind": kind, "service": None, "text": text}
+            self.next_entry += 1
+            self.timeline = [entry, *self.timeline][:200]
+            ops.append({"op": "timeline", "entry": entry})
+        self.view = new
+        if not ops:
+            return
+        self.seq += 1
+        data = json.dumps({"seq": self.seq, "ops": ops})
+        self.buffer = [*self.buffer, (self.seq, data)][-1024:]
+        for q in self.queues:
+            q.put_nowait(("delta", self.seq, data))
+
+    def drop_all(self) -> int:
+        n = len(self.queues)
+        for q in self.queues:
+            q.put_nowait(None)
+        return n
+
+
+def lesson_world() -> World:
+    w = World()
+    w.svcs["default/shipping-api-service"] = Svc("default", "shipping-api-service", {"app": "shipping-api"}, "10.96.188.203")
+    w.svcs["default/web-svc"] = Svc("default", "web-svc", {"app": "web"}, "10.96.14.7", 80, 80)
+    w.svcs["default/legacy-db"] = Svc("default", "legacy-db", None, "10.96.200.31", 5432, 5432)
+    for _ in range(4):
+        w.add_pod("default", "shipping-api-8465d5b4d7", {"app": "shipping-api", "pod-template-hash": "8465d5b4d7"})
+    for _ in range(2):
+        w.add_pod("default", "web-6d4c8b9f7", {"app": "web", "pod-template-hash": "6d4c8b9f7"})
+    w.deployments[("default", "shipping-api")] = ("shipping-api-8465d5b4d7", {"app": "shipping-api", "pod-template-hash": "8465d5b4d7"}, 4)
+    w.deployments[("default", "web")] = ("web-6d4c8b9f7", {"app": "web", "pod-template-hash": "6d4c8b9f7"}, 2)
+    return w
+
+
+def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: float = 0.3) -> FastAPI:
+    meta = {
+        "cluster": {"mode": mode, "name": "simulated cluster" if mode == "sim" else "kind-dev", "server": "" if mode == "sim" else "https://127.0.0.1:6443", "namespaces": [], "readOnly": not actions},
+        "connection": {"state": "live", "message": "", "since": time.time(), "problems": []},
+        "actions": actions,
+        "timelineLimit": 200,
+    }
+    world = lesson_world()
+    hub = Hub(world, meta)
+    app = FastAPI()
+    app.state.hub = hub
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(("html",)))
+
+    def owned(dep: tuple[str, str]) -> list[Pod]:
+        rs = world.deployments[dep][0]
+        return [p for p in world.pods.values() if p.owner == rs and p.ns == dep[0] and not p.terminating]
+
+    def reconcile_later() -> None:
+        asyncio.get_running_loop().call_later(0.05, reconcile)
+
+    def reconcile() -> None:
+        for dep, (rs, labels, want) in world.deployments.items():
+            have = owned(dep)
+            for _ in range(want - len(have)):
+                pod = world.add_pod(dep[0], rs, labels, ready=False)
+                asyncio.get_running_loop().call_later(ready_after, become_ready, f"{pod.ns}/{pod.name}")
+            for pod in have[want:]:
+                start_delete(pod)
+        hub.commit([])
+
+    def become_ready(key: str) -> None:
+        pod = world.pods.get(key)
+        if pod and pod.probe_ok and not pod.ready:
+            pod.ready = True
+            hub.commit([])
+
+    def start_delete(pod: Pod) -> None:
+        pod.terminating = True
+        key = f"{pod.ns}/{pod.name}"
+        asyncio.get_running_loop().call_later(ready_after * 2, lambda: (world.pods.pop(key, None), hub.commit([])))
+
+    def static_url(path: str) -> str:
+        return f"static/{path}?v=dev"
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        snap = json.dumps(hub.snapshot()).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        html = env.get_template("index.html").render(static_url=static_url, bootstrap=Markup(snap), cluster=meta["cluster"])
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/snapshot")
+    async def snapshot() -> JSONResponse:
+        return JSONResponse(hub.snapshot())
+
+    @app.get("/events")
+    async def events(request: Request, lastEventId: str | None = None) -> EventSourceResponse:
+        raw = request.headers.get("last-event-id") or lastEventId
+        last = int(raw) if raw and raw.isdigit() else None
+        q: asyncio.Queue[tuple[str, int, str] | None] = asyncio.Queue()
+        if last is None or (hub.buffer and last < hub.buffer[0][0] - 1) or last > hub.seq:
+            q.put_nowait(("snapshot", hub.seq, json.dumps(hub.snapshot())))
+        else:
+            for seq, data in hub.buffer:
+                if seq > last:
+                    q.put_nowait(("delta", seq, data))
+        hub.queues.add(q)
+
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            try:
+                while True:
+                    item = await q.get()
+                    if item is None:
+                        return
+                    yield ServerSentEvent(data=item[2], event=item[0], id=str(item[1]))
+            finally:
+                hub.queues.discard(q)
+
+        return EventSourceResponse(stream(), ping=5)
+
+    def forbidden() -> JSONResponse | None:
+        return None if actions else JSONResponse({"error": "read-only"}, status_code=403)
+
+    @app.post("/api/actions/readiness")
+    async def readiness(body: dict[str, Any]) -> Any:
+        pod = world.pods.get(f"{body['namespace']}/{body['pod']}")
+        if not pod:
+            return JSONResponse({"error": "no such pod"}, status_code=404)
+        pod.probe_ok = bool(body["passing"])
+        pod.ready = pod.probe_ok
+        hub.commit([("action", f"readiness probe of pod {pod.ns}/{pod.name} set to {'passing' if pod.ready else 'failing'}")])
+        return {"ok": True}
+
+    @app.post("/api/actions/label")
+    async def label(body: dict[str, Any]) -> Any:
+        pod = world.pods.get(f"{body['namespace']}/{body['pod']}")
+        if not pod:
+            return JSONResponse({"error": "no such pod"}, status_code=404)
+        for k, v in body["labels"].items():
+            if v is None:
+                pod.labels.pop(k, None)
+            else:
+                pod.labels[k] = v
+        for rs, labels, _ in world.deployments.values():
+            if pod.owner == rs and not all(pod.labels.get(k) == v for k, v in labels.items() if k != "pod-template-hash"):
+                pod.owner = None
+        hub.commit([("action", f"labelled pod {pod.ns}/{pod.name}")])
+        reconcile_later()
+        return {"ok": True}
+
+    @app.post("/api/actions/delete")
+    async def delete(body: dict[str, Any]) -> Any:
+        pod = world.pods.get(f"{body['namespace']}/{body['pod']}")
+        if not pod:
+            return JSONResponse({"error": "no such pod"}, status_code=404)
+        start_delete(pod)
+        hub.commit([("action", f"deleted pod {pod.ns}/{pod.name}")])
+        reconcile_later()
+        return {"ok": True}
+
+    @app.post("/api/actions/scale")
+    async def scale(body: dict[str, Any]) -> Any:
+        dep = (body["namespace"], body["name"])
+        if dep not in world.deployments:
+            return JSONResponse({"error": "no such deployment"}, status_code=404)
+        rs, labels, _ = world.deployments[dep]
+        world.deployments[dep] = (rs, labels, int(body["replicas"]))
+        hub.commit([("action", f"scaled deployment {dep[0]}/{dep[1]} to {body['replicas']}")])
+        reconcile_later()
+        return {"ok": True}
+
+    @app.get("/api/explain/pod/{ns}/{name}")
+    async def explain_pod(ns: str, name: str) -> Any:
+        pod = hub.view["pods"].get(f"{ns}/{name}")
+        if not pod:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return {"summary": "ready endpoint" if pod["ready"] else "not ready", "checks": [{"text": "labels match", "ok": bool(pod["services"])}]}
+
+    @app.get("/api/explain/service/{ns}/{name}")
+    async def explain_service(ns: str, name: str) -> Any:
+        return {"summary": f"service {ns}/{name}"}
+
+    @app.post("/api/debug/drop-streams")
+    async def drop() -> Any:
+        return {"dropped": hub.drop_all()}
+
+    @app.post("/api/debug/source")
+    async def source(body: dict[str, Any]) -> Any:
+        meta["connection"] = {"state": body.get("state", "live"), "message": body.get("message", ""), "since": time.time(), "problems": body.get("problems", [])}
+        hub.commit([("source", f"cluster watch {meta['connection']['state']}")])
+        return {"ok": True}
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(create_stub_app(), host="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 8765)
