@@ -257,7 +257,9 @@ def diagnose(index: Index, svc: Service, ready: int, matched: list[Pod]) -> dict
     if svc.selector is None:
         has_manual = any(sl.endpoints for sl in index.slices_of(svc.namespace, svc.name))
         ep = index.endpoints.get(svc.key)
-        if ep is not None and any(s.addresses or s.not_ready for s in ep.subsets):
+        if ep is not None and any(s.addresses for s in ep.subsets):
+            return None  # ready hand-written addresses; the mirrored slices have not caught up
+        if ep is not None and any(s.not_ready for s in ep.subsets):
             has_manual = True
         if not has_manual:
             return {
