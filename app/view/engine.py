@@ -12,7 +12,7 @@ from typing import Any
 from app.sources.base import Change, ClusterInfo, Resync, SourceItem, Status
 from app.view.diagnosis import pod_verdict
 from app.view.index import Index, Key, selector_matches
-from app.view.projector import View, project_pod, project_service, selected_pods
+from app.view.projector import Cache, View, project_pod, project_service, selected_pods
 from app.view.slim import SLIMMERS, Endpoints, EndpointSlice, Pod, Service, Slim, object_key, slim
 from app.view.timeline import Entry, diff_pod, diff_service, draft
 
@@ -41,6 +41,7 @@ class ViewEngine:
         self._limit = max(1, timeline_limit)
         self._now = now
         self.index = Index()
+        self._cache = Cache()
         self._connection: dict[str, Any] = {
             "state": "connecting",
             "message": "",
@@ -181,6 +182,7 @@ class ViewEngine:
                 self._service_touched(old_svc, None, quiet)
         elif kind == "EndpointSlice":
             old_sl = idx.remove_slice(key)
+            self._cache.forget_slice(key)
             if old_sl is not None:
                 self._slice_touched(old_sl, None, quiet)
         elif kind == "Endpoints":
@@ -265,6 +267,7 @@ class ViewEngine:
             svc = idx.services.get(key)
             if svc is None:
                 idx.unmatched.get(key[0], set()).discard(key[1])
+                self._cache.forget_service(key)
                 if old is not None:
                     del self._services[skey]
                     ops.append({"op": "del", "coll": "services", "key": skey})
@@ -272,7 +275,7 @@ class ViewEngine:
                         drafts += diff_service(idx, old, None)
                 continue
             self.stats["service_projections"] += 1
-            view, unmatched = project_service(idx, svc)
+            view, unmatched = project_service(idx, svc, self._cache)
             if unmatched:
                 idx.unmatched[key[0]].add(key[1])
             else:

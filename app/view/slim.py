@@ -3,8 +3,10 @@ Derived facts (kubectl STATUS, why a pod is not ready) are computed here once pe
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 Labels = tuple[tuple[str, str], ...]  # sorted (key, value) pairs, shared between identical label sets
@@ -122,7 +124,7 @@ class EndpointSlice:
     address_type: str
     managed_by: str | None
     ports: tuple[SlicePort, ...]
-    endpoints: tuple[SliceEndpoint, ...]
+    endpoints: tuple[SliceEndpoint, ...]  # sorted by IP
 
     @property
     def key(self) -> tuple[str, str]:
@@ -138,7 +140,7 @@ class Address:
 
 @dataclass(frozen=True, slots=True)
 class Subset:
-    addresses: tuple[Address, ...]
+    addresses: tuple[Address, ...]  # sorted by IP
     not_ready: tuple[Address, ...]
     ports: tuple[SlicePort, ...]
 
@@ -158,6 +160,19 @@ class Endpoints:
 Slim = Pod | Service | EndpointSlice | Endpoints
 
 # ---------------------------------------------------------------- sharing
+
+
+@lru_cache(maxsize=65536)
+def ip_sort_key(ip: str) -> tuple[int, Any]:
+    """Numeric order for IPv4 and IPv6 (10.244.1.9 before 10.244.1.10); anything else after, by text."""
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return (0, tuple(int(p) for p in parts))
+    try:
+        return (1, ipaddress.IPv6Address(ip).packed)
+    except ValueError:
+        return (2, ip)
+
 
 _SHARED: dict[Any, Any] = {}
 _SHARED_MAX = 200_000
@@ -503,7 +518,7 @@ def slim_slice(obj: Any) -> EndpointSlice:
         address_type=_istr(obj.get("addressType")) or "IPv4",
         managed_by=_istr(labels.get(MANAGED_BY)),
         ports=_ports(obj.get("ports")),
-        endpoints=tuple(endpoints),
+        endpoints=tuple(sorted(endpoints, key=lambda e: ip_sort_key(e.ip))),
     )
 
 
@@ -514,7 +529,7 @@ def _addresses(value: Any) -> tuple[Address, ...]:
         ip = a.get("ip")
         if isinstance(ip, str) and ip:
             out.append(Address(ip, _pod_ref(a.get("targetRef")), _istr(a.get("nodeName"))))
-    return tuple(out)
+    return tuple(sorted(out, key=lambda a: ip_sort_key(a.ip)))
 
 
 def slim_endpoints(obj: Any) -> Endpoints:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.view.index import Index, selector_matches
-from app.view.projector import ip_sort_key
-from app.view.slim import Pod
+from app.view.slim import Pod, ip_sort_key
 
 Entry = dict[str, Any]
 View = dict[str, Any]
@@ -21,10 +20,13 @@ def draft(
     return {"kind": kind, "service": service, "ip": ip, "pod": pod, "text": text}
 
 
-def endpoint_map(view: View | None) -> dict[str, dict[str, Any]]:
-    """ip -> its endpoint in the view's slices (the best state when several slices list it)."""
+def endpoint_map(view: View | None, only: set[str] | None = None) -> dict[str, dict[str, Any]]:
+    """ip -> its endpoint in the view's slices (the best state when several slices list it);
+    `only`: the names of the slices to look at."""
     out: dict[str, dict[str, Any]] = {}
     for sl in (view or {}).get("slices", ()):
+        if only is not None and sl["name"] not in only:
+            continue
         for ep in sl["endpoints"]:
             have = out.get(ep["ip"])
             if have is None or _RANK[ep["state"]] > _RANK[have["state"]]:
@@ -93,8 +95,10 @@ def diff_service(index: Index, old: View | None, new: View | None) -> list[Entry
                 service=key,
             )
         )
-    before, after = endpoint_map(old), endpoint_map(new)
-    for ip in sorted(before.keys() | after.keys(), key=ip_sort_key):
+    changed = _changed_slices(old, new)
+    before, after = endpoint_map(old, changed), endpoint_map(new, changed)
+    moved = [ip for ip in before.keys() | after.keys() if _state(before.get(ip)) != _state(after.get(ip))]
+    for ip in sorted(moved, key=ip_sort_key):
         was, now = before.get(ip), after.get(ip)
         if now is None and was is not None and old is not None:
             why = left_reason(index, old, new, ip, was.get("pod"))
@@ -125,6 +129,18 @@ def diff_service(index: Index, old: View | None, new: View | None) -> list[Entry
             )
         )
     return out
+
+
+def _changed_slices(old: View | None, new: View) -> set[str]:
+    """Names of the slices whose view is not the very same object on both sides (the projector reuses
+    unchanged slice views), so a 10,000-endpoint Service is diffed by the slices that changed only."""
+    olds = {sl["name"]: sl for sl in (old or {}).get("slices", ())}
+    news = {sl["name"]: sl for sl in new.get("slices", ())}
+    return {name for name in olds.keys() | news.keys() if olds.get(name) is not news.get(name)}
+
+
+def _state(ep: dict[str, Any] | None) -> str | None:
+    return ep["state"] if ep is not None else None
 
 
 def _fmt(selector: dict[str, str] | None) -> str:
