@@ -1,0 +1,668 @@
+"""Scheduler and kubelet stand-ins: bind pods round-robin to the simulated nodes, start them
+after a delay with an IP from the node's podCIDR, run readiness probes on the clock, and finish
+graceful deletion. A pod's probe outcome is its annotation `sim.slicescope.io/readiness`
+("fail" makes every readiness probe of the pod fail; absent or "pass" lets them pass)."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.sim.clock import SimClock, Timer
+from app.sim.controllers.common import (
+    READINESS_ANNOTATION,
+    WorkQueue,
+    condition,
+    is_terminal,
+    is_terminating,
+)
+from app.sim.controllers.events import EventRecorder
+from app.sim.errors import ApiError
+from app.sim.store import Key, ObjectStore, StoreEvent, key_of
+from app.timefmt import parse_rfc3339, rfc3339
+
+Obj = dict[str, Any]
+
+
+def probe_passing(pod: Obj) -> bool:
+    value = ((pod["metadata"].get("annotations") or {}).get(READINESS_ANNOTATION) or "pass").strip().lower()
+    return value != "fail"
+
+
+def probe_failure_message(probe: Obj, pod: Obj, port_hint: object = None) -> str:
+    if "httpGet" in probe:
+        return "Readiness probe failed: HTTP probe failed with statuscode: 503"
+    if "tcpSocket" in probe:
+        ip = (pod.get("status") or {}).get("podIP", "")
+        port = probe["tcpSocket"].get("port", port_hint)
+        return f"Readiness probe failed: dial tcp {ip}:{port}: connect: connection refused"
+    return "Readiness probe failed: command exited with non-zero status 1"
+
+
+# ---- nodes ------------------------------------------------------------------------------------
+@dataclass
+class NodeInfo:
+    """What the stand-ins need of a Node: its address, its pod CIDR and the pod IPs in use."""
+
+    name: str
+    host_ip: str
+    cidr: ipaddress.IPv4Network | None
+    ready: bool = True
+    used: set[str] = field(default_factory=set)
+    _next: int = 2
+
+    @property
+    def capacity(self) -> int:
+        # .0 is the network, .1 the bridge gateway, the last the broadcast address.
+        return max(0, self.cidr.num_addresses - 3) if self.cidr else 0
+
+    def allocate_ip(self) -> str | None:
+        """Sequential like the host-local CNI plugin, wrapping around, skipping IPs in use."""
+        if self.cidr is None or len(self.used) >= self.capacity:
+            return None
+        base, last = int(self.cidr.network_address), self.cidr.num_addresses - 2
+        for _ in range(self.capacity):
+            offset = self._next
+            self._next = self._next + 1 if self._next < last else 2
+            ip = str(ipaddress.IPv4Address(base + offset))
+            if ip not in self.used:
+                self.used.add(ip)
+                return ip
+        return None
+
+    def reserve_ip(self, ip: str) -> None:
+        self.used.add(ip)
+
+
+def node_info(node: Obj, old: NodeInfo | None = None) -> NodeInfo:
+    md, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
+    host_ip = next((a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), "")
+    try:
+        cidr = ipaddress.IPv4Network(spec["podCIDR"]) if spec.get("podCIDR") else None
+    except ValueError:
+        cidr = None
+    ready_cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    ready = ready_cond is None or ready_cond.get("status") == "True"
+    info = NodeInfo(md["name"], host_ip, cidr, ready)
+    if old is not None and old.cidr == cidr:
+        info.used, info._next = old.used, old._next
+    return info
+
+
+class _NodeCache:
+    def __init__(self) -> None:
+        self.nodes: dict[str, NodeInfo] = {}
+
+    def on_node(self, event: StoreEvent) -> None:
+        name = event.obj["metadata"]["name"]
+        if event.type == "DELETED":
+            self.nodes.pop(name, None)
+        else:
+            self.nodes[name] = node_info(event.obj, self.nodes.get(name))
+
+
+# ---- scheduler -------------------------------------------------------------------------------
+class Scheduler:
+    """default-scheduler stand-in: binds unscheduled pods round-robin over ready nodes with room."""
+
+    def __init__(self, store: ObjectStore, clock: SimClock, *, events: EventRecorder | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.events = events or EventRecorder(store, clock)
+        self._nodes = _NodeCache()
+        self._queue = WorkQueue(clock, self._sync)
+        self._bound: dict[Key, str] = {}  # pod -> node, for every pod holding a place on a node
+        self._per_node: dict[str, int] = {}
+        self._waiting: dict[Key, None] = {}  # unschedulable pods, retried when room appears
+        self._rr = 0
+        self._unsubscribe: Any = None
+
+    def start(self) -> None:
+        self._unsubscribe = self.store.subscribe(self._on_event)
+        for node in self.store.list("Node"):
+            self._nodes.on_node(StoreEvent("ADDED", "Node", node, 0))
+        for pod in self.store.list("Pod"):
+            self._on_event(StoreEvent("ADDED", "Pod", pod, 0))
+
+    def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    def _on_event(self, event: StoreEvent) -> None:
+        if event.kind == "Node":
+            self._nodes.on_node(event)
+            self._retry_waiting()
+            return
+        if event.kind != "Pod":
+            return
+        key = key_of(event.obj)
+        node = (event.obj.get("spec") or {}).get("nodeName")
+        gone = event.type == "DELETED" or is_terminal(event.obj)
+        if node and not gone:
+            self._hold(key, node)
+        elif key in self._bound:
+            self._release(key)
+            self._retry_waiting()
+        if event.type == "DELETED":
+            self._waiting.pop(key, None)
+        elif not node and not is_terminating(event.obj):
+            self._queue.add(key)
+
+    def _hold(self, key: Key, node: str) -> None:
+        prev = self._bound.get(key)
+        if prev == node:
+            return
+        if prev is not None:
+            self._per_node[prev] -= 1
+        self._bound[key] = node
+        self._per_node[node] = self._per_node.get(node, 0) + 1
+
+    def _release(self, key: Key) -> None:
+        node = self._bound.pop(key)
+        self._per_node[node] -= 1
+
+    def _retry_waiting(self) -> None:
+        for key in self._waiting:
+            self._queue.add(key)
+        self._waiting.clear()
+
+    def _pick_node(self) -> NodeInfo | None:
+        nodes = sorted((n for n in self._nodes.nodes.values() if n.ready), key=lambda n: n.name)
+        for i in range(len(nodes)):
+            n = nodes[(self._rr + i) % len(nodes)]
+            if self._per_node.get(n.name, 0) < n.capacity:
+                self._rr = (self._rr + i + 1) % len(nodes)
+                return n
+        return None
+
+    def _sync(self, key: Key) -> None:
+        pod = self.store.get("Pod", *key)
+        if pod is None or is_terminating(pod) or (pod.get("spec") or {}).get("nodeName"):
+            return
+        if (pod.get("spec") or {}).get("schedulerName", "default-scheduler") != "default-scheduler":
+            return
+        node = self._pick_node()
+        now = rfc3339(self.clock.now())
+        if node is None:
+            self._waiting[key] = None
+            total = len(self._nodes.nodes)
+            msg = f"0/{total} nodes are available: {total} Too many pods."
+            cond = {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": now,
+                "reason": "Unschedulable",
+                "message": msg,
+            }
+            prev = condition(pod, "PodScheduled")
+            if prev is None or prev.get("message") != msg:
+                self.store.mutate("Pod", *key, lambda p: _set_condition(p, cond))
+                self.events.record(pod, "Warning", "FailedScheduling", msg, "default-scheduler")
+            return
+
+        def bind(draft: Obj) -> None:
+            draft["spec"]["nodeName"] = node.name
+            _set_condition(
+                draft,
+                {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now},
+            )
+
+        bound = self.store.mutate("Pod", *key, bind)
+        self._hold(key, node.name)
+        self.events.record(
+            bound,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {key[0]}/{key[1]} to {node.name}",
+            "default-scheduler",
+        )
+
+
+def _set_condition(pod: Obj, cond: Obj) -> None:
+    status = pod.setdefault("status", {})
+    conds = [c for c in status.get("conditions") or [] if c.get("type") != cond["type"]]
+    conds.append(cond)
+    status["conditions"] = conds
+
+
+# ---- kubelet ---------------------------------------------------------------------------------
+@dataclass
+class _Probe:
+    container: str
+    spec: Obj
+    origin: float  # time of the first probe: container start + initialDelaySeconds
+    period: float
+    success: int
+    failure: int
+    ready: bool = False
+    last: bool | None = None
+    run: int = 0  # consecutive results equal to `last`
+    last_at: float | None = None
+    timer: Timer | None = None
+
+
+@dataclass
+class _Runtime:
+    uid: str
+    node: str
+    accepted: float
+    phase: str = "creating"  # creating | running | killing
+    ip: str | None = None
+    started: float | None = None
+    passing: bool = True
+    timer: Timer | None = None  # start or final-removal timer
+    probes: dict[str, _Probe] = field(default_factory=dict)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for p in self.probes.values():
+            if p.timer is not None:
+                p.timer.cancel()
+                p.timer = None
+
+
+class Kubelet:
+    """One kubelet stand-in for every simulated node. Per-pod work is timers on the clock that
+    are cancelled when the pod goes; a pod that is Ready with passing probes costs nothing."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        clock: SimClock,
+        *,
+        events: EventRecorder | None = None,
+        start_seconds: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.events = events or EventRecorder(store, clock)
+        self.start_seconds = start_seconds
+        self._nodes = _NodeCache()
+        self._queue = WorkQueue(clock, self._sync)
+        self._pods: dict[Key, _Runtime] = {}
+        self._unsubscribe: Any = None
+
+    def start(self) -> None:
+        self._unsubscribe = self.store.subscribe(self._on_event)
+        for node in self.store.list("Node"):
+            self._nodes.on_node(StoreEvent("ADDED", "Node", node, 0))
+        for pod in self.store.list("Pod"):
+            if (pod.get("spec") or {}).get("nodeName"):
+                self._queue.add(key_of(pod))
+
+    def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        for rt in self._pods.values():
+            rt.cancel()
+
+    def _on_event(self, event: StoreEvent) -> None:
+        if event.kind == "Node":
+            self._nodes.on_node(event)
+        elif event.kind == "Pod":
+            key = key_of(event.obj)
+            if key in self._pods or (event.obj.get("spec") or {}).get("nodeName"):
+                self._queue.add(key)
+
+    # ---- the sync pass ---------------------------------------------------------------------
+    def _sync(self, key: Key) -> None:
+        pod = self.store.get("Pod", *key)
+        rt = self._pods.get(key)
+        if rt is not None and (pod is None or pod["metadata"].get("uid") != rt.uid):
+            self._forget(key)
+            rt = None
+        if pod is None:
+            return
+        node = self._nodes.nodes.get((pod.get("spec") or {}).get("nodeName") or "")
+        if node is None or is_terminal(pod):
+            return
+        if rt is None:
+            if is_terminating(pod):
+                self._delete_now(key, pod["metadata"]["uid"])
+                return
+            rt = self._adopt(key, pod, node) if (pod.get("status") or {}).get("podIP") else None
+            if rt is None:
+                self._begin(key, pod, node)
+            return
+        if is_terminating(pod):
+            self._kill(key, pod, rt)
+            return
+        if rt.phase == "running":
+            passing = probe_passing(pod)
+            if passing != rt.passing:
+                rt.passing = passing
+                for probe in rt.probes.values():
+                    self._poke(key, rt, probe)
+            self._write_readiness(key, rt)
+
+    def _begin(self, key: Key, pod: Obj, node: NodeInfo) -> None:
+        """Accept the pod: ContainerCreating, then running after start_seconds."""
+        uid = pod["metadata"]["uid"]
+        now = self.clock.now()
+        rt = _Runtime(uid=uid, node=node.name, accepted=now)
+        self._pods[key] = rt
+        containers = (pod.get("spec") or {}).get("containers") or []
+        names = ", ".join(c["name"] for c in containers)
+        ts = rfc3339(now)
+
+        def creating(draft: Obj) -> None:
+            status = draft.setdefault("status", {})
+            scheduled = condition(draft, "PodScheduled") or _cond("PodScheduled", True, ts)
+            unready = {
+                "reason": "ContainersNotReady",
+                "message": f"containers with unready status: [{names}]",
+            }
+            status["phase"] = "Pending"
+            status["conditions"] = [
+                _cond("PodReadyToStartContainers", False, ts),
+                _cond("Initialized", True, ts),
+                _cond("Ready", False, ts, **unready),
+                _cond("ContainersReady", False, ts, **unready),
+                scheduled,
+            ]
+            status["hostIP"] = node.host_ip
+            status["hostIPs"] = [{"ip": node.host_ip}]
+            status["startTime"] = ts
+            status["containerStatuses"] = [
+                {
+                    "name": c["name"],
+                    "state": {"waiting": {"reason": "ContainerCreating"}},
+                    "lastState": {},
+                    "ready": False,
+                    "restartCount": 0,
+                    "image": c.get("image", ""),
+                    "imageID": "",
+                    "started": False,
+                }
+                for c in containers
+            ]
+
+        self.store.mutate("Pod", *key, creating)
+        rt.timer = self.clock.call_later(self.start_seconds, lambda: self._start(key, uid))
+
+    def _start(self, key: Key, uid: str) -> None:
+        rt = self._pods.get(key)
+        pod = self.store.get("Pod", *key)
+        if rt is None or rt.uid != uid or rt.phase != "creating" or pod is None or is_terminating(pod):
+            return
+        rt.timer = None
+        node = self._nodes.nodes.get(rt.node)
+        ip = node.allocate_ip() if node else None
+        if ip is None:
+            self.events.record(
+                pod,
+                "Warning",
+                "FailedCreatePodSandBox",
+                "Failed to create pod sandbox: failed to allocate an IP: no IP addresses available in range",
+                "kubelet",
+                host=rt.node,
+            )
+            rt.timer = self.clock.call_later(10.0, lambda: self._start(key, uid))
+            return
+        now = self.clock.now()
+        rt.ip, rt.started, rt.phase = ip, now, "running"
+        rt.passing = probe_passing(pod)
+        containers = (pod.get("spec") or {}).get("containers") or []
+        for c in containers:
+            spec = c.get("readinessProbe")
+            if isinstance(spec, dict):
+                rt.probes[c["name"]] = _new_probe(c["name"], spec, now)
+        ts = rfc3339(now)
+        host_ip = node.host_ip if node else ""
+
+        def running(draft: Obj) -> None:
+            status = draft.setdefault("status", {})
+            scheduled = condition(draft, "PodScheduled") or _cond("PodScheduled", True, ts)
+            status["phase"] = "Running"
+            status["conditions"] = [
+                _cond("PodReadyToStartContainers", True, ts),
+                _cond("Initialized", True, status.get("startTime") or ts),
+                *_readiness_conditions(draft, rt, ts),
+                scheduled,
+            ]
+            status["hostIP"] = host_ip
+            status["hostIPs"] = [{"ip": host_ip}]
+            status["podIP"] = ip
+            status["podIPs"] = [{"ip": ip}]
+            status.setdefault("startTime", ts)
+            status["containerStatuses"] = [
+                {
+                    "name": c["name"],
+                    "state": {"running": {"startedAt": ts}},
+                    "lastState": {},
+                    "ready": _container_ready(rt, c["name"]),
+                    "restartCount": 0,
+                    "image": c.get("image", ""),
+                    "imageID": _image_id(c.get("image", "")),
+                    "containerID": "containerd://"
+                    + hashlib.sha256(f"{uid}/{c['name']}".encode()).hexdigest(),
+                    "started": True,
+                }
+                for c in containers
+            ]
+
+        self.store.mutate("Pod", *key, running)
+        for probe in rt.probes.values():
+            probe.timer = self.clock.call_at(probe.origin, lambda p=probe: self._probe(key, uid, p))
+
+    def _adopt(self, key: Key, pod: Obj, node: NodeInfo) -> _Runtime | None:
+        """A pod already running when the kubelet starts (e.g. loaded from a scenario)."""
+        status = pod.get("status") or {}
+        if status.get("phase") != "Running":
+            return None
+        now = self.clock.now()
+        started = parse_rfc3339(status.get("startTime")) or now
+        rt = _Runtime(uid=pod["metadata"]["uid"], node=node.name, accepted=started, phase="running")
+        rt.ip, rt.started, rt.passing = status["podIP"], started, probe_passing(pod)
+        node.reserve_ip(rt.ip)
+        ready_by_name = {
+            cs.get("name"): bool(cs.get("ready")) for cs in status.get("containerStatuses") or []
+        }
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            spec = c.get("readinessProbe")
+            if isinstance(spec, dict):
+                probe = _new_probe(c["name"], spec, started)
+                probe.ready = ready_by_name.get(c["name"], False)
+                probe.last, probe.run, probe.last_at = probe.ready, 10**6, now
+                rt.probes[c["name"]] = probe
+        self._pods[key] = rt
+        for probe in rt.probes.values():
+            if not (probe.ready and rt.passing):
+                probe.timer = self.clock.call_later(probe.period, lambda p=probe: self._probe(key, rt.uid, p))
+        return rt
+
+    # ---- probes ----------------------------------------------------------------------------
+    def _probe(self, key: Key, uid: str, probe: _Probe) -> None:
+        rt = self._pods.get(key)
+        pod = self.store.get("Pod", *key)
+        if rt is None or rt.uid != uid or rt.phase != "running" or pod is None:
+            return
+        probe.timer = None
+        now = self.clock.now()
+        result = probe_passing(pod)
+        rt.passing = result
+        probe.last_at = now
+        if result == probe.last:
+            probe.run += 1
+        else:
+            probe.last, probe.run = result, 1
+        if result and not probe.ready and probe.run >= probe.success:
+            probe.ready = True
+        if not result:
+            self.events.record(
+                pod,
+                "Warning",
+                "Unhealthy",
+                probe_failure_message(probe.spec, pod),
+                "kubelet",
+                host=rt.node,
+                field_path=f"spec.containers{{{probe.container}}}",
+            )
+            if probe.ready and probe.run >= probe.failure:
+                probe.ready = False
+        self._write_readiness(key, rt)
+        if not (probe.ready and result):
+            probe.timer = self.clock.call_later(probe.period, lambda: self._probe(key, uid, probe))
+
+    def _poke(self, key: Key, rt: _Runtime, probe: _Probe) -> None:
+        """Restart a probe that went quiet (Ready and passing) on its period grid."""
+        if probe.timer is not None:
+            return
+        now = self.clock.now()
+        base = probe.last_at if probe.last_at is not None else probe.origin - probe.period
+        steps = max(1, math.ceil((now - base) / probe.period - 1e-9))
+        uid = rt.uid
+        probe.timer = self.clock.call_at(base + steps * probe.period, lambda: self._probe(key, uid, probe))
+
+    def _write_readiness(self, key: Key, rt: _Runtime) -> None:
+        pod = self.store.get("Pod", *key)
+        if pod is None or rt.phase != "running":
+            return
+        ts = rfc3339(self.clock.now())
+        want = _readiness_conditions(pod, rt, ts)
+        have = [condition(pod, "Ready"), condition(pod, "ContainersReady")]
+        flags = {
+            cs.get("name"): cs.get("ready") for cs in (pod.get("status") or {}).get("containerStatuses") or []
+        }
+        same_flags = all(flags.get(n) == _container_ready(rt, n) for n in flags)
+        if same_flags and all(
+            h is not None and h.get("status") == w["status"] and h.get("message") == w.get("message")
+            for h, w in zip(have, want, strict=True)
+        ):
+            return
+
+        def update(draft: Obj) -> None:
+            status = draft["status"]
+            by_type = {c["type"]: c for c in want}
+            conds = []
+            for c in status.get("conditions") or []:
+                new = by_type.get(c["type"])
+                if new is None:
+                    conds.append(c)
+                elif c.get("status") == new["status"]:
+                    conds.append({**new, "lastTransitionTime": c.get("lastTransitionTime", ts)})
+                else:
+                    conds.append(new)
+            status["conditions"] = conds
+            for cs in status.get("containerStatuses") or []:
+                cs["ready"] = _container_ready(rt, cs["name"])
+
+        self.store.mutate("Pod", *key, update)
+
+    # ---- termination -----------------------------------------------------------------------
+    def _kill(self, key: Key, pod: Obj, rt: _Runtime) -> None:
+        md = pod["metadata"]
+        grace = float(md.get("deletionGracePeriodSeconds") or 0)
+        deadline = self.clock.now() + grace
+        if rt.phase == "killing":
+            if rt.timer is not None and deadline < rt.timer.when:  # grace period shortened
+                rt.timer.cancel()
+                rt.timer = self.clock.call_at(deadline, lambda: self._delete_now(key, rt.uid))
+            return
+        was_running = rt.phase == "running"
+        rt.cancel()
+        rt.phase = "killing"
+        if not was_running or grace <= 0:
+            self._delete_now(key, rt.uid)
+            return
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            self.events.record(
+                pod,
+                "Normal",
+                "Killing",
+                f"Stopping container {c['name']}",
+                "kubelet",
+                host=rt.node,
+                field_path=f"spec.containers{{{c['name']}}}",
+            )
+        uid = rt.uid
+        rt.timer = self.clock.call_at(deadline, lambda: self._delete_now(key, uid))
+
+    def _delete_now(self, key: Key, uid: str) -> None:
+        pod = self.store.get("Pod", *key)
+        if pod is not None and pod["metadata"].get("uid") == uid:
+            try:
+                self.store.delete("Pod", *key)
+            except ApiError:
+                pass
+        rt = self._pods.get(key)
+        if rt is not None and rt.uid == uid:
+            self._forget(key)
+
+    def _forget(self, key: Key) -> None:
+        rt = self._pods.pop(key)
+        rt.cancel()
+        node = self._nodes.nodes.get(rt.node)
+        if node is not None and rt.ip:
+            node.used.discard(rt.ip)
+
+
+# ---- status helpers ------------------------------------------------------------------------
+def _new_probe(container: str, spec: Obj, started: float) -> _Probe:
+    period = float(spec.get("periodSeconds") or 10)
+    return _Probe(
+        container=container,
+        spec=spec,
+        origin=started + float(spec.get("initialDelaySeconds") or 0),
+        period=max(1.0, period),
+        success=max(1, int(spec.get("successThreshold") or 1)),
+        failure=max(1, int(spec.get("failureThreshold") or 3)),
+    )
+
+
+def _cond(type_: str, ok: bool, ts: str, **extra: str) -> Obj:
+    c: Obj = {
+        "type": type_,
+        "status": "True" if ok else "False",
+        "lastProbeTime": None,
+        "lastTransitionTime": ts,
+    }
+    c.update(extra)
+    return c
+
+
+def _container_ready(rt: _Runtime, name: str) -> bool:
+    probe = rt.probes.get(name)
+    return probe is None or probe.ready
+
+
+def _readiness_conditions(pod: Obj, rt: _Runtime, ts: str) -> list[Obj]:
+    """Ready and ContainersReady for the pod's current container readiness and readiness gates."""
+    names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+    unready = [n for n in names if not _container_ready(rt, n)]
+    if unready:
+        extra = {
+            "reason": "ContainersNotReady",
+            "message": f"containers with unready status: [{' '.join(unready)}]",
+        }
+        return [_cond("Ready", False, ts, **extra), _cond("ContainersReady", False, ts, **extra)]
+    for gate in (pod.get("spec") or {}).get("readinessGates") or []:
+        gtype = gate.get("conditionType", "")
+        got = condition(pod, gtype)
+        if got is None:
+            msg = f'corresponding condition of pod readiness gate "{gtype}" does not exist.'
+        elif got.get("status") != "True":
+            msg = f'the status of pod readiness gate "{gtype}" is not "True", but {got.get("status")}'
+        else:
+            continue
+        return [
+            _cond("Ready", False, ts, reason="ReadinessGatesNotReady", message=msg),
+            _cond("ContainersReady", True, ts),
+        ]
+    return [_cond("Ready", True, ts), _cond("ContainersReady", True, ts)]
+
+
+def _image_id(image: str) -> str:
+    if not image:
+        return ""
+    repo = image.split("@", 1)[0]
+    last = repo.rsplit("/", 1)
+    if ":" in last[-1]:
+        repo = repo[: repo.rfind(":")]
+    return f"{repo}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
