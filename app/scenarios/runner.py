@@ -4,7 +4,7 @@ state by replaying the setup and the earlier steps on a fresh cluster (see docs/
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from app.scenarios.checks import CheckResult, evaluate_all
@@ -69,6 +69,7 @@ class ScenarioRunner:
         self.cluster_factory = cluster_factory or default_cluster_factory()
         self.on_reset = on_reset
         self.position = 0
+        self._busy = False
         self.remembered: dict[str, list[tuple[str, str]]] = {}
         self.cluster: SimCluster = self._fresh()
 
@@ -87,13 +88,41 @@ class ScenarioRunner:
         return self.scenario.steps[self.position - 1] if self.position else None
 
     def next(self) -> Step | None:
-        """Run the next step; returns it, or None when the scenario is already at its end."""
-        if self.at_end:
+        """Run the next step, fast-forwarding simulated time through its waits; returns the step,
+        or None when the scenario is already at its end."""
+        step = self._begin_step()
+        if step is None:
             return None
-        step = self.scenario.steps[self.position]
-        self._run_step(step, self.position)
+        try:
+            for seconds in self._step_plan(step, self.position):
+                self.cluster.run_for(seconds)
+        finally:
+            self._busy = False
         self.position += 1
         return step
+
+    async def next_live(self, sleep: Callable[[float], Awaitable[object]]) -> Step | None:
+        """Run the next step at the pace of a running cluster: each wait is `await sleep(seconds)`
+        (simulated seconds; the caller turns them into real time, e.g. divided by the sim speed)
+        while something else drives the clock, so a class sees the changes happen one by one."""
+        step = self._begin_step()
+        if step is None:
+            return None
+        try:
+            for seconds in self._step_plan(step, self.position):
+                await sleep(seconds)
+        finally:
+            self._busy = False
+        self.position += 1
+        return step
+
+    def _begin_step(self) -> Step | None:
+        if self._busy:
+            raise RuntimeError("a step is already running")
+        if self.at_end:
+            return None
+        self._busy = True
+        return self.scenario.steps[self.position]
 
     def back(self) -> Step | None:
         """Go to the state after the previous step (rebuilt by replay). Returns the new current step."""
@@ -108,6 +137,8 @@ class ScenarioRunner:
         """Reach the state after `position` steps: forward by running steps, backward by replaying."""
         if not 0 <= position <= self.total:
             raise ValueError(f"position must be between 0 and {self.total}, got {position}")
+        if self._busy:
+            raise RuntimeError("a step is already running")
         if position < self.position or position == 0:
             self.cluster = self._fresh()
             self.position = 0
@@ -177,10 +208,11 @@ class ScenarioRunner:
             raise ScenarioError(self.scenario.source, None, f"setup failed: {e}", "setup") from e
         return cluster
 
-    def _run_step(self, step: Step, index: int) -> None:
+    def _step_plan(self, step: Step, index: int) -> Iterator[float]:
+        """Run the step's actions in order, yielding each stretch of simulated time to let pass."""
         for i, action in enumerate(step.actions):
             try:
-                self._run(action)
+                yield from self._run(action)
             except Exception as e:
                 raise ScenarioError(
                     self.scenario.source,
@@ -189,10 +221,10 @@ class ScenarioRunner:
                     f"steps[{index}].actions[{i}]",
                 ) from e
 
-    def _run(self, action: Action) -> None:
+    def _run(self, action: Action) -> Iterator[float]:
         c = self.cluster
         if isinstance(action, Wait):
-            c.run_for(action.seconds)
+            yield action.seconds
             return
         if isinstance(action, Apply):
             for manifest in action.manifests:
@@ -215,8 +247,9 @@ class ScenarioRunner:
             for _ in range(action.times):
                 for passing in (False, True):
                     for ns, name in targets:
-                        c.set_probe(ns, name, passing)
-                    c.run_for(action.period)
+                        if c.store.get("Pod", ns, name) is not None:
+                            c.set_probe(ns, name, passing)
+                    yield action.period
             return
         c.run_for(0)  # let the controllers react to what just happened
 

@@ -3,6 +3,7 @@ checked against the store; back/restart/goto replay to the same state; runtime e
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -165,3 +166,37 @@ def test_setup_with_the_default_lesson(tmp_path: Path) -> None:
     runner = ScenarioRunner(load_scenario(path))
     runner.next()
     assert failures(runner) == []
+
+
+async def test_next_live_sleeps_through_the_waits_and_ends_in_the_same_state() -> None:
+    scenario = SCENARIOS["readiness"]
+    fresh = ScenarioRunner(scenario)
+    fresh.goto(3)
+
+    runner = ScenarioRunner(scenario)
+    slept: list[float] = []
+    gate = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        # stands in for real time passing while a RealtimeDriver moves the clock
+        slept.append(seconds)
+        await gate.wait()
+        runner.cluster.run_for(seconds)
+
+    gate.set()
+    await runner.next_live(sleep)
+    await runner.next_live(sleep)
+    gate.clear()
+    task = asyncio.create_task(runner.next_live(sleep))
+    await asyncio.sleep(0)
+    assert runner.position == 2 and slept[-1] == 30.0, "paused inside the third step's wait"
+    with pytest.raises(RuntimeError, match="already running"):
+        runner.next()
+    with pytest.raises(RuntimeError, match="already running"):
+        runner.back()
+    gate.set()
+    step = await task
+    assert step is not None and step.title == "One pod fails its readiness probe"
+    assert slept == [30.0, 2.0, 30.0]
+    assert runner.position == 3 and failures(runner) == []
+    assert dump(runner) == dump(fresh)
