@@ -66,7 +66,7 @@ def pod(
     if node:
         spec["nodeName"] = node
     status: dict[str, Any] = {"phase": phase}
-    if (node and phase != "Pending") or ip:
+    if (node and phase != "Pending") or ip or waiting:
         cond = "True" if ready else "False"
         status["conditions"] = [
             {"type": "Ready", "status": cond},
