@@ -260,6 +260,27 @@ class ViewEngine:
         drafts, self._drafts = self._drafts, []
         idx = self.index
 
+        # pods first: in the timeline a pod's change (the cause) precedes its endpoints' (the effect)
+        dirty, self._dirty_pods = self._dirty_pods, {}
+        for key in sorted(dirty):
+            quiet, skey = dirty[key], _skey(key)
+            old = self._pods.get(skey)
+            pod = idx.pods.get(key)
+            if pod is None:
+                if old is not None:
+                    del self._pods[skey]
+                    ops.append({"op": "del", "coll": "pods", "key": skey})
+                    if not quiet:
+                        drafts += diff_pod(old, None)
+                continue
+            self.stats["pod_projections"] += 1
+            view = project_pod(idx, pod)
+            if view != old:
+                self._pods[skey] = view
+                ops.append({"op": "put", "coll": "pods", "key": skey, "value": view})
+                if not quiet:
+                    drafts += diff_pod(old, view)
+
         dirty, self._dirty_services = self._dirty_services, {}
         for key in sorted(dirty):
             quiet, skey = dirty[key], _skey(key)
@@ -285,26 +306,6 @@ class ViewEngine:
                 ops.append({"op": "put", "coll": "services", "key": skey, "value": view})
                 if not quiet:
                     drafts += diff_service(idx, old, view)
-
-        dirty, self._dirty_pods = self._dirty_pods, {}
-        for key in sorted(dirty):
-            quiet, skey = dirty[key], _skey(key)
-            old = self._pods.get(skey)
-            pod = idx.pods.get(key)
-            if pod is None:
-                if old is not None:
-                    del self._pods[skey]
-                    ops.append({"op": "del", "coll": "pods", "key": skey})
-                    if not quiet:
-                        drafts += diff_pod(old, None)
-                continue
-            self.stats["pod_projections"] += 1
-            view = project_pod(idx, pod)
-            if view != old:
-                self._pods[skey] = view
-                ops.append({"op": "put", "coll": "pods", "key": skey, "value": view})
-                if not quiet:
-                    drafts += diff_pod(old, view)
 
         if self._meta_dirty:
             self._meta_dirty = False

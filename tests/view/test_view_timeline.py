@@ -72,10 +72,10 @@ def test_relabelled_pod_leaves_and_is_orphaned() -> None:
         ("MODIFIED", "Pod", pod("b", {"app": "debug"}, ip="10.244.1.3", owner=None)),
     )
     assert [e["text"] for e in got] == [
-        "10.244.1.3 left (pod relabelled: app=debug)",
         "pod b orphaned: ReplicaSet web-rs released it (it keeps running)",
+        "10.244.1.3 left (pod relabelled: app=debug)",
     ]
-    assert (got[1]["kind"], got[1]["pod"], got[1]["ip"]) == ("pod", "b", "10.244.1.3")
+    assert (got[0]["kind"], got[0]["pod"], got[0]["ip"]) == ("pod", "b", "10.244.1.3")
 
 
 def test_deleted_pod_goes_terminating_then_leaves() -> None:
@@ -90,15 +90,15 @@ def test_deleted_pod_goes_terminating_then_leaves() -> None:
         ),
     )
     assert [e["text"] for e in got] == [
-        "10.244.1.3 → terminating (b: terminating, still serving)",
         "pod b terminating",
+        "10.244.1.3 → terminating (b: terminating, still serving)",
     ]
     got = step(
         eng,
         ("DELETED", "Pod", pod("b", ip="10.244.1.3", deleting=True)),
         ("MODIFIED", "EndpointSlice", slice_("web-x", "web", [ep("10.244.1.2", "a")])),
     )
-    assert [e["text"] for e in got] == ["10.244.1.3 left (pod deleted)", "pod b deleted"]
+    assert [e["text"] for e in got] == ["pod b deleted", "10.244.1.3 left (pod deleted)"]
 
 
 def test_new_pod_added_then_joins_not_ready_then_ready() -> None:
