@@ -140,6 +140,8 @@ class DeploymentController:
         if event.kind == "Deployment":
             if event.type != "DELETED":
                 self._queue.add(key_of(event.obj))
+            elif (timer := self._deadline_timers.pop(key_of(event.obj), None)) is not None:
+                timer.cancel()
         elif event.kind == "ReplicaSet":
             ns = event.obj["metadata"].get("namespace", "")
             ref = controller_ref(event.obj)
