@@ -247,6 +247,8 @@ def lesson_world() -> World:
     w.svcs["default/shipping-api-service"] = Svc("default", "shipping-api-service", {"app": "shipping-api"}, "10.96.188.203")
     w.svcs["default/web-svc"] = Svc("default", "web-svc", {"app": "web"}, "10.96.14.7", 80, 80)
     w.svcs["default/legacy-db"] = Svc("default", "legacy-db", None, "10.96.200.31", 5432, 5432)
+    w.svcs["shop/cart"] = Svc("shop", "cart", {"app": "cart"}, "10.96.77.1", 8080, 8080)
+    w.add_pod("shop", "cart-5f7d9c8b6", {"app": "cart", "pod-template-hash": "5f7d9c8b6"})
     for _ in range(4):
         w.add_pod("default", "shipping-api-8465d5b4d7", {"app": "shipping-api", "pod-template-hash": "8465d5b4d7"})
     for _ in range(2):
@@ -315,7 +317,8 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
         raw = request.headers.get("last-event-id") or lastEventId
         last = int(raw) if raw and raw.isdigit() else None
         q: asyncio.Queue[tuple[str, int, str] | None] = asyncio.Queue()
-        if last is None or (hub.buffer and last < hub.buffer[0][0] - 1) or last > hub.seq:
+        buffered = {seq for seq, _ in hub.buffer}
+        if last is None or last > hub.seq or (last < hub.seq and last + 1 not in buffered):
             q.put_nowait(("snapshot", hub.seq, json.dumps(hub.snapshot())))
         else:
             for seq, data in hub.buffer:
@@ -400,6 +403,12 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
     @app.post("/api/debug/drop-streams")
     async def drop() -> Any:
         return {"dropped": hub.drop_all()}
+
+    @app.post("/api/debug/skip-seq")
+    async def skip_seq() -> Any:
+        """Lose one message on purpose: the next delta leaves a gap the page must notice."""
+        hub.seq += 1
+        return {"seq": hub.seq}
 
     @app.post("/api/debug/source")
     async def source(body: dict[str, Any]) -> Any:

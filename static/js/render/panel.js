@@ -286,6 +286,10 @@ let refetch;
  */
 export function explanationNodes(data) {
   if (data === null || data === undefined) return [el("p", { text: "nothing to explain" })];
+  if (data && typeof data === "object" && data.pod && Array.isArray(data.services)) return podExplanation(data);
+  if (data && typeof data === "object" && typeof data.service === "string" && Array.isArray(data.pods)) {
+    return serviceExplanation(data);
+  }
   if (typeof data === "string") return data.split(/\n{2,}/).map((t) => el("p", { text: t }));
   if (Array.isArray(data)) return [listOf(data)];
   /** @type {Node[]} */
@@ -329,4 +333,61 @@ function listOf(items) {
       return el("li", { text: String(item) });
     }),
   );
+}
+
+const VERDICT_WORDS = { ready: "✓ READY endpoint", "not-ready": "✕ NOT READY endpoint", terminating: "⊘ TERMINATING endpoint" };
+
+/** @param {{endpoint: boolean, state: string|null}} v */
+function verdictWords(v) {
+  if (!v.endpoint) return "not an endpoint";
+  return VERDICT_WORDS[/** @type {keyof typeof VERDICT_WORDS} */ (v.state)] || `endpoint (${v.state})`;
+}
+
+/**
+ * api/explain/pod: {pod, services: [{service, endpoint, state, reasons}]}
+ * @param {{pod: any, services: {service: string, endpoint: boolean, state: string|null, reasons: string[]}[]}} data
+ * @returns {Node[]}
+ */
+function podExplanation(data) {
+  if (data.services.length === 0) {
+    return [el("p", { class: "explain-lead", text: "No Service in this namespace selects this pod: its labels match no selector." })];
+  }
+  return data.services.map((v) =>
+    el("div", { class: "verdict", dataset: { state: v.endpoint ? v.state || "" : "none" } }, [
+      el("p", { class: "explain-lead" }, [
+        el("span", { text: `Service ${v.service}: ` }),
+        el("span", { class: "verdict-word", text: verdictWords(v) }),
+      ]),
+      listOf(v.reasons || []),
+    ]),
+  );
+}
+
+/**
+ * api/explain/service: {service, readyCount, diagnosis, pods: [{pod, ip, matches, endpoint, state, reasons}]}
+ * @param {{service: string, readyCount: number, diagnosis: {text: string}|null,
+ *   pods: {pod: string, ip: string|null, matches: boolean, endpoint: boolean, state: string|null, reasons: string[]}[]}} data
+ * @returns {Node[]}
+ */
+function serviceExplanation(data) {
+  /** @type {Node[]} */
+  const out = [
+    el("p", {
+      class: "explain-lead",
+      text: `${data.readyCount} ready endpoint${data.readyCount === 1 ? "" : "s"}.${data.diagnosis ? ` ${data.diagnosis.text}` : ""}`,
+    }),
+  ];
+  if (data.pods.length === 0) out.push(el("p", { text: "No pod is selected or listed." }));
+  for (const p of data.pods) {
+    out.push(
+      el("div", { class: "verdict", dataset: { state: p.endpoint ? p.state || "" : "none" } }, [
+        el("p", { class: "explain-lead" }, [
+          el("span", { class: "mono", text: `${p.pod} ${p.ip || "(no IP)"}: ` }),
+          el("span", { class: "verdict-word", text: `${p.matches ? "matches" : "does not match"}, ${verdictWords(p)}` }),
+        ]),
+        listOf(p.reasons || []),
+      ]),
+    );
+  }
+  return out;
 }

@@ -1,0 +1,133 @@
+"""The page against the real server and its simulated cluster, driven as a teacher would in class."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.browser.helpers import (
+    card,
+    chips,
+    get_json,
+    model_matches_snapshot,
+    open_pod,
+    post_json,
+    wait_ready_count,
+)
+
+pytestmark = pytest.mark.browser
+
+SHIPPING = "default/shipping-api-service"
+
+
+def _first_ready_pod(page: Any, key: str) -> str:
+    return chips(page, key, "ready").first.get_attribute("data-pod-key")
+
+
+def test_lesson_service_shows_four_ready_endpoints(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    wait_ready_count(page, SHIPPING, 4)
+    assert chips(page, SHIPPING, "ready").count() == 4
+    for text in chips(page, SHIPPING, "ready").all_inner_texts():
+        assert "READY" in text and "NOT READY" not in text
+    head = card(page, SHIPPING)
+    assert "app=shipping-api" in head.locator('[data-part="selector"]').inner_text()
+    assert "80 → 8080/TCP" in head.locator('[data-part="ports"]').inner_text()
+    assert "SIMULATED CLUSTER" in page.locator('[data-part="cluster-mode"]').inner_text()
+    assert page.locator('[data-part="badge"]').get_attribute("data-state") == "live"
+    model_matches_snapshot(page, app_url)
+
+
+def test_readiness_fail_turns_the_chip_not_ready_within_two_seconds(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    wait_ready_count(page, SHIPPING, 4)
+    pod_key = _first_ready_pod(page, SHIPPING)
+    open_pod(page, pod_key)
+    started = time.monotonic()
+    page.click("[data-action=readiness-fail]")
+    chip = card(page, SHIPPING).locator(f'.chip[data-pod-key="{pod_key}"]:not([data-leaving])')
+    chip.and_(page.locator(".state-not-ready")).wait_for(timeout=2000)
+    assert time.monotonic() - started < 2.0
+    assert "NOT READY" in chip.inner_text()
+    # the pod is listed among those that match but get no traffic, with its reason
+    excluded = card(page, SHIPPING).locator(f'.excluded [data-pod-key="{pod_key}"]')
+    excluded.wait_for(timeout=2000)
+    assert "NOT READY" in excluded.inner_text()
+    # the panel follows the pod, and making it pass again brings it back
+    page.locator("#panel .panel-state[data-state=not-ready]").wait_for(timeout=2000)
+    page.click("[data-action=readiness-pass]")
+    chip.and_(page.locator(".state-ready")).wait_for(timeout=5000)
+    model_matches_snapshot(page, app_url)
+
+
+def test_relabelled_pod_appears_among_pods_matching_no_service(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    wait_ready_count(page, SHIPPING, 4)
+    pod_key = _first_ready_pod(page, SHIPPING)
+    open_pod(page, pod_key)
+    page.fill(".relabel-input", "debug")
+    page.click("[data-action=relabel]")
+    orphan = page.locator(f'#orphans [data-pod-key="{pod_key}"]')
+    orphan.wait_for(timeout=3000)
+    assert "app=debug" in orphan.inner_text()
+    # it left the Service, and the Deployment's replacement makes it 4 ready again
+    card(page, SHIPPING).locator(f'.chip[data-pod-key="{pod_key}"]:not([data-leaving])').wait_for(
+        state="detached", timeout=3000
+    )
+    wait_ready_count(page, SHIPPING, 4)
+    assert pod_key not in (chips(page, SHIPPING).evaluate_all("els => els.map(e => e.dataset.podKey)"))
+    model_matches_snapshot(page, app_url)
+
+
+def test_dropped_stream_shows_reconnecting_then_live_and_resyncs(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    wait_ready_count(page, SHIPPING, 4)
+    badge = page.locator('[data-part="badge"]')
+    page.wait_for_function("() => window.slicescope.link.state === 'live'")
+    dropped = post_json(app_url + "api/debug/drop-streams")
+    assert dropped["dropped"] >= 1
+    page.wait_for_function(
+        "() => document.querySelector('[data-part=badge]').dataset.state === 'reconnecting'", polling="raf"
+    )
+    assert "RECONNECTING since" in badge.inner_text()
+    assert "stale" in badge.inner_text()
+    # the world moves on while we are away: a pod is deleted
+    victim = _first_ready_pod(page, SHIPPING)
+    ns, name = victim.split("/", 1)
+    post_json(app_url + "api/actions/delete", {"namespace": ns, "pod": name})
+    page.wait_for_function("() => window.slicescope.link.state === 'live'", timeout=10000)
+    assert "LIVE" in badge.inner_text()
+    history = [h["state"] for h in page.evaluate("() => window.slicescope.linkHistory")]
+    assert history[-2:] == ["reconnecting", "live"], history
+    snap = model_matches_snapshot(page, app_url)
+    assert snap["seq"] > 0
+
+
+def test_scaling_web_to_250_draws_three_slices(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    snap = get_json(app_url + "api/snapshot")
+    web = next(
+        (k for k, s in snap["services"].items() if (s.get("selector") or {}).get("app") == "web"),
+        None,
+    )
+    if web is None:
+        pytest.skip("the lesson has no Service selecting app=web")
+    form = card(page, web).locator("form.scale")
+    form.wait_for(timeout=10000)
+    form.locator(".scale-input").fill("250")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function(
+        """(key) => {
+            const c = document.querySelector(`#services .svc[data-key="${key}"]`);
+            return c && c.querySelectorAll('.slice:not([data-leaving])').length === 3 &&
+                c.querySelectorAll('.chip.state-ready:not([data-leaving])').length === 250;
+        }""",
+        arg=web,
+        timeout=30000,
+    )
+    slices = card(page, web).locator(".slice:not([data-leaving])")
+    assert slices.count() == 3
+    assert all("dense" in (c or "") for c in slices.evaluate_all("els => els.map(e => e.className)")[:2])
+    model_matches_snapshot(page, app_url, timeout=15)

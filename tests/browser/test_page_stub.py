@@ -1,0 +1,150 @@
+"""The page's own behaviour against the stand-in server (tests/browser/stub_server.py): the reducer,
+seq gaps, escaping, read-only mode, the namespace filter, keyed patching, reduced motion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.helpers import card, chips, model_matches_snapshot, open_pod, post_json, wait_ready_count
+
+pytestmark = pytest.mark.browser
+
+SHIPPING = "default/shipping-api-service"
+
+
+def test_reducer_follows_the_contract(page: Any, stub_url: str) -> None:
+    page.goto(stub_url)
+    result = page.evaluate(
+        """async () => {
+            const m = await import('./static/js/model.js');
+            const snap = {seq: 5, meta: {timelineLimit: 2, actions: true}, services: {}, pods: {'d/a': {key: 'd/a'}},
+                          timeline: [{id: 1, text: 'one'}]};
+            const start = m.fromSnapshot(snap);
+            const out = m.applyDelta(start, {seq: 6, ops: [
+                {op: 'put', coll: 'services', key: 'd/s', value: {key: 'd/s'}},
+                {op: 'del', coll: 'pods', key: 'd/a'},
+                {op: 'timeline', entry: {id: 2, text: 'two'}},
+                {op: 'timeline', entry: {id: 3, text: 'three'}},
+                {op: 'meta', value: {timelineLimit: 2, actions: false}},
+            ]});
+            const gap = m.applyDelta(out.model, {seq: 8, ops: []});
+            const dup = m.applyDelta(out.model, {seq: 6, ops: []});
+            return {
+                model: out.model,
+                untouched: start.pods['d/a'] !== undefined && start.seq === 5,
+                changed: {services: [...out.changes.services], pods: [...out.changes.pods],
+                          timeline: out.changes.timeline, meta: out.changes.meta},
+                gap, dup,
+            };
+        }"""
+    )
+    model = result["model"]
+    assert model["seq"] == 6
+    assert model["services"] == {"d/s": {"key": "d/s"}}
+    assert model["pods"] == {}
+    assert [e["id"] for e in model["timeline"]] == [3, 2]  # newest first, cut to timelineLimit
+    assert model["meta"]["actions"] is False
+    assert result["untouched"] is True  # pure: the input model is not modified
+    assert result["changed"] == {"services": ["d/s"], "pods": ["d/a"], "timeline": True, "meta": True}
+    assert result["gap"] is None and result["dup"] is None
+
+
+def test_a_gap_in_the_stream_makes_the_page_resync(page: Any, stub_url: str) -> None:
+    page.goto(stub_url)
+    wait_ready_count(page, SHIPPING, 4)
+    page.wait_for_function("() => window.slicescope.link.state === 'live'")
+    post_json(stub_url + "api/debug/skip-seq")  # the next delta will not follow the page's seq
+    pod_key = chips(page, SHIPPING, "ready").first.get_attribute("data-pod-key")
+    ns, name = pod_key.split("/", 1)
+    post_json(stub_url + "api/actions/readiness", {"namespace": ns, "pod": name, "passing": False})
+    card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(timeout=5000)
+    history = [h["state"] for h in page.evaluate("() => window.slicescope.linkHistory")]
+    assert "reconnecting" in history and history[-1] == "live", history
+    model_matches_snapshot(page, stub_url)
+
+
+def test_cluster_text_is_never_parsed_as_html(page: Any, stub_url: str) -> None:
+    page.goto(stub_url)
+    wait_ready_count(page, SHIPPING, 4)
+    pod_key = chips(page, SHIPPING, "ready").first.get_attribute("data-pod-key")
+    ns, name = pod_key.split("/", 1)
+    evil = '<img src=x onerror="window.__pwned=1">'
+    post_json(stub_url + "api/actions/label", {"namespace": ns, "pod": name, "labels": {"app": evil}})
+    orphan = page.locator(f'#orphans [data-pod-key="{pod_key}"]')
+    orphan.wait_for(timeout=3000)
+    assert f"app={evil}" in orphan.inner_text()
+    assert page.locator("main img").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+    open_pod(page, pod_key)
+    assert evil in page.locator("#panel").inner_text()
+
+
+def test_read_only_real_cluster_hides_actions(page: Any, stub_readonly_url: str) -> None:
+    page.goto(stub_readonly_url)
+    wait_ready_count(page, SHIPPING, 4)
+    assert page.locator('[data-part="cluster-mode"]').inner_text() == "REAL CLUSTER"
+    assert "https://127.0.0.1:6443" in page.locator('[data-part="cluster-detail"]').inner_text()
+    assert page.locator('[data-part="read-only"]').is_visible()
+    assert page.locator("form.scale:visible").count() == 0
+    open_pod(page, chips(page, SHIPPING, "ready").first.get_attribute("data-pod-key"))
+    assert page.locator("[data-action=readiness-fail]").is_hidden()
+    assert page.locator("[data-action=delete]").is_hidden()
+    assert page.locator(".panel-facts").is_visible()
+
+
+def test_namespace_filter_shows_one_namespace(page: Any, stub_url: str) -> None:
+    page.goto(stub_url)
+    wait_ready_count(page, SHIPPING, 4)
+    assert card(page, "shop/cart").is_visible()
+    page.select_option('[data-part="ns-filter"]', "shop")
+    assert card(page, "shop/cart").is_visible()
+    assert card(page, SHIPPING).is_hidden()
+    page.reload()  # the choice survives a reload (it is in the URL)
+    wait_ready_count(page, SHIPPING, 4)
+    assert card(page, SHIPPING).is_hidden()
+    page.select_option('[data-part="ns-filter"]', "")
+    assert card(page, SHIPPING).is_visible()
+
+
+def test_deltas_patch_the_page_instead_of_rebuilding_it(page: Any, stub_url: str) -> None:
+    page.goto(stub_url)
+    wait_ready_count(page, SHIPPING, 4)
+    # tag every drawn chip; after 250 pods arrive in many deltas the old chips must be the same nodes
+    page.evaluate("() => document.querySelectorAll('#services .chip').forEach(c => (c.__tag = 'kept'))")
+    web = card(page, "default/web-svc")
+    web.locator(".scale-input").fill("250")
+    web.locator(".scale button[type=submit]").click()
+    page.wait_for_function(
+        """() => {
+            const c = document.querySelector('#services .svc[data-key="default/web-svc"]');
+            return c.querySelectorAll('.slice:not([data-leaving])').length === 3 &&
+                   c.querySelectorAll('.chip.state-ready:not([data-leaving])').length === 250;
+        }""",
+        timeout=20000,
+    )
+    kept = page.evaluate(
+        "() => [...document.querySelectorAll('#services .chip')].filter(c => c.__tag === 'kept').length"
+    )
+    assert kept == 4 + 2 + 1  # shipping-api's, web's first two, cart's
+    assert card(page, "default/web-svc").locator(".slice.dense").count() == 3
+    model_matches_snapshot(page, stub_url)
+
+
+def test_reduced_motion_runs_no_animations(browser_context: Any, stub_url: str) -> None:
+    page = browser_context.new_page()
+    try:
+        page.emulate_media(reduced_motion="reduce")
+        page.goto(stub_url)
+        wait_ready_count(page, SHIPPING, 4)
+        pod_key = chips(page, SHIPPING, "ready").first.get_attribute("data-pod-key")
+        ns, name = pod_key.split("/", 1)
+        post_json(stub_url + "api/actions/readiness", {"namespace": ns, "pod": name, "passing": False})
+        card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(timeout=3000)
+        running = page.evaluate(
+            "() => document.getAnimations().filter(a => !a.effect.target.closest('[data-part=badge]')).length"
+        )
+        assert running == 0
+    finally:
+        page.close()
