@@ -296,7 +296,7 @@ class Supervisor:
         self.fallback_namespaces = fallback_namespaces
         self.spawn = spawn
         self.targets: set[Target] = set()
-        self.listed: set[Target] = set()
+        self.fresh: set[Target] = set()
         self.down_since: dict[Target, tuple[float, str]] = {}
         self.refusals: dict[Target, str] = {}
         self.notes: dict[Target, str] = {}
@@ -308,7 +308,7 @@ class Supervisor:
     # -- WatchSink --
     def listed(self, target: Target, objs: list[Obj]) -> None:
         self.emit(Resync(target.kind.kind, objs, target.namespace))
-        self.listed.add(target)
+        self.fresh.add(target)
         self.down_since.pop(target, None)
         self.refusals.pop(target, None)
         self.update()
@@ -328,9 +328,9 @@ class Supervisor:
 
     def refused(self, target: Target, verb: str, error: ApiError) -> bool:
         kind = target.kind
-        if target in self.listed:
+        if target in self.fresh:
             # No longer allowed to see it: drop what we showed rather than show it stale forever.
-            self.listed.discard(target)
+            self.fresh.discard(target)
             self.emit(Resync(kind.kind, [], target.namespace))
         self.down_since.pop(target, None)
         if error.status == 403 and permissions.can_fall_back(
@@ -372,7 +372,7 @@ class Supervisor:
             new = Status("reconnecting", f"cannot reach {self.server}: {detail}", since, problems)
         elif self.targets and all(t in self.refusals for t in self.targets):
             new = Status("error", problems[0] if problems else "refused", now, problems)
-        elif all(t in self.listed or t in self.refusals for t in self.targets):
+        elif all(t in self.fresh or t in self.refusals for t in self.targets):
             new = Status("live", "", now, problems)
         else:
             new = Status("connecting", f"listing from {self.server}", now, problems)

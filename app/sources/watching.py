@@ -147,7 +147,7 @@ class WatchConfig:
     timeout_seconds: int = 300
     # No byte at all for this long means the stream is dead even if TCP did not notice
     # (the server closes every stream after timeout_seconds, and sends bookmarks in between).
-    inactivity_seconds: float = 330.0
+    inactivity_seconds: float | None = 330.0
     # A stream that ends this fast with no event counts as a failure, so it cannot spin.
     quick_close_seconds: float = 1.0
     backoff_base: float = 1.0
@@ -325,27 +325,35 @@ async def continuous_watch(
         state.verb = "list"
         objs, rv = await list_all(transport, target, cfg.page_size)
         state.resource_version = rv
+        state.just_listed = True
         sink.listed(target, objs)
-        state.backoff.reset()
+        # Not the reconnect backoff: only a watch that works proves the outage is over.
         state.refused_backoff.reset()
     state.verb = "watch"
     started = clock.now()
     events = 0
 
     def opened() -> None:
-        state.backoff.reset()
         state.refused_backoff.reset()
         sink.up(target)
 
     gen = watch_events(transport, target, state.resource_version, cfg, clock, on_open=opened)
-    async with contextlib.aclosing(gen):
-        async for event in gen:
-            events += 1
-            if event.resource_version:
-                state.resource_version = event.resource_version
-            if event.type != "BOOKMARK":
-                sink.changed(target, event.type, normalize(event.obj, target.kind))
-    if events == 0 and clock.now() - started < cfg.quick_close_seconds:
+    try:
+        async with contextlib.aclosing(gen):
+            async for event in gen:
+                events += 1
+                state.just_listed = False
+                if event.resource_version:
+                    state.resource_version = event.resource_version
+                if event.type != "BOOKMARK":
+                    sink.changed(target, event.type, normalize(event.obj, target.kind))
+    finally:
+        # Only a stream that brought something, or lived a while, proves the server is healthy:
+        # one that is accepted and dropped at once keeps the backoff growing.
+        healthy = events > 0 or clock.now() - started >= cfg.quick_close_seconds
+        if healthy:
+            state.backoff.reset()
+    if not healthy:
         # A server (or proxy) that closes every stream at once must not make us spin.
         await clock.sleep(state.backoff.next_delay())
 
@@ -354,6 +362,7 @@ async def continuous_watch(
 class WatchState:
     resource_version: str | None = None  # None: the next round lists
     verb: str = "list"
+    just_listed: bool = False  # listed, and no event since: a 410 now must not relist in a loop
     backoff: Backoff = field(default_factory=Backoff)
     refused_backoff: Backoff = field(default_factory=Backoff)
 
@@ -375,6 +384,8 @@ async def infinite_watch(
             await continuous_watch(transport, target, sink, cfg, clock, state)
         except Expired as e:
             log.info("watch of %s expired (%s): relisting", target, e)
+            if state.just_listed:
+                await clock.sleep(state.backoff.next_delay())
             state.resource_version = None
         except ApiError as e:
             if e.status in REFUSALS:
