@@ -15,6 +15,7 @@ from app.sources.kubeconfig_load import load_incluster, load_kubeconfig
 
 def kubeconfig(contexts: dict[str, str], current: str | None, namespace: str | None = None) -> dict:
     """contexts: name -> server URL."""
+    ns = {"namespace": namespace} if namespace else {}
     doc: dict = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -26,7 +27,7 @@ def kubeconfig(contexts: dict[str, str], current: str | None, namespace: str | N
                 "context": {
                     "cluster": f"c-{n}",
                     "user": "u",
-                    **({"namespace": namespace} if namespace else {}),
+                    **ns,
                 },
             }
             for n in contexts
