@@ -20,7 +20,7 @@ from typing import Any
 from app.kinds import KINDS
 from app.sim import defaults
 from app.sim.clock import SimClock
-from app.sim.controllers.common import READINESS_ANNOTATION, request_delete
+from app.sim.controllers.common import READINESS_ANNOTATION, light_mutate, request_delete
 from app.sim.controllers.deployment import DeploymentController
 from app.sim.controllers.events import EventRecorder
 from app.sim.controllers.garbagecollector import GarbageCollector
@@ -318,7 +318,7 @@ class SimCluster:
                     current[k] = v
             draft["metadata"]["labels"] = current
 
-        return self.store.mutate("Pod", namespace, name, put)
+        return light_mutate(self.store, "Pod", namespace, name, put)
 
     def set_probe(self, namespace: str, name: str, passing: bool) -> Obj:
         """Flip the pod's readiness switch (the `sim.slicescope.io/readiness` annotation)."""
@@ -334,7 +334,7 @@ class SimCluster:
             else:
                 draft["metadata"].pop("annotations", None)
 
-        return self.store.mutate("Pod", namespace, name, put)
+        return light_mutate(self.store, "Pod", namespace, name, put)
 
     def delete_pod(self, namespace: str, name: str, grace_seconds: int | None = None) -> Obj:
         """Graceful: the pod is Terminating for its grace period (default terminationGracePeriodSeconds)."""

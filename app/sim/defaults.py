@@ -97,7 +97,7 @@ def default_pod(pod: Obj, *, volume_suffix: str = "abcde", create: bool = True) 
     """A pod as the API server stores it on create: template defaults plus what the admission
     plugins add (service account and its token volume, default tolerations, priority) and a
     fresh `status: {phase: Pending}`. On update only the field defaults apply."""
-    p = copy.deepcopy(pod)
+    p = dict(pod)  # copy-on-write: every nested dict changed below is a new one
     spec = default_pod_spec(p.get("spec") or {})
     if create:
         spec.setdefault("serviceAccountName", "default")
@@ -172,13 +172,13 @@ def _default_template(template: Obj | None) -> Obj:
 
 
 def default_deployment(deploy: Obj, *, create: bool = True) -> Obj:
-    d = copy.deepcopy(deploy)
-    spec = d.setdefault("spec", {})
+    d = dict(deploy)  # copy-on-write, as in default_pod
+    spec = d["spec"] = dict(d.get("spec") or {})
     spec.setdefault("replicas", 1)
-    strategy = spec.setdefault("strategy", {})
+    strategy = spec["strategy"] = dict(spec.get("strategy") or {})
     strategy.setdefault("type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
-        ru = strategy.setdefault("rollingUpdate", {})
+        ru = strategy["rollingUpdate"] = dict(strategy.get("rollingUpdate") or {})
         ru.setdefault("maxUnavailable", "25%")
         ru.setdefault("maxSurge", "25%")
     spec.setdefault("revisionHistoryLimit", 10)
@@ -190,8 +190,8 @@ def default_deployment(deploy: Obj, *, create: bool = True) -> Obj:
 
 
 def default_replicaset(rs: Obj, *, create: bool = True) -> Obj:
-    r = copy.deepcopy(rs)
-    spec = r.setdefault("spec", {})
+    r = dict(rs)  # copy-on-write, as in default_pod
+    spec = r["spec"] = dict(r.get("spec") or {})
     spec.setdefault("replicas", 1)
     spec["template"] = _default_template(spec.get("template"))
     if create:
@@ -342,7 +342,8 @@ def admission_hook(store: ObjectStore, ips: IPAllocator) -> Callable[[str, Obj, 
         kind = obj.get("kind")
         create = operation == "CREATE"
         if kind == "Pod":
-            out = default_pod(obj, volume_suffix=store.name_suffix(), create=create)
+            suffix = store.name_suffix() if create else ""
+            out = default_pod(obj, volume_suffix=suffix, create=create)
             validate_pod(out)
             return out
         if kind == "Service":

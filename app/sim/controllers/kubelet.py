@@ -18,6 +18,7 @@ from app.sim.controllers.common import (
     condition,
     is_terminal,
     is_terminating,
+    light_mutate,
 )
 from app.sim.controllers.events import EventRecorder
 from app.sim.errors import ApiError
@@ -200,7 +201,7 @@ class Scheduler:
             }
             prev = condition(pod, "PodScheduled")
             if prev is None or prev.get("message") != msg:
-                self.store.mutate("Pod", *key, lambda p: _set_condition(p, cond))
+                light_mutate(self.store, "Pod", *key, lambda p: _set_condition(p, cond))
                 self.events.record(pod, "Warning", "FailedScheduling", msg, "default-scheduler")
             return
 
@@ -211,7 +212,7 @@ class Scheduler:
                 {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now},
             )
 
-        bound = self.store.mutate("Pod", *key, bind)
+        bound = light_mutate(self.store, "Pod", *key, bind)
         self._hold(key, node.name)
         self.events.record(
             bound,
@@ -383,7 +384,7 @@ class Kubelet:
                 for c in containers
             ]
 
-        self.store.mutate("Pod", *key, creating)
+        light_mutate(self.store, "Pod", *key, creating)
         rt.timer = self.clock.call_later(self.start_seconds, lambda: self._start(key, uid))
 
     def _start(self, key: Key, uid: str) -> None:
@@ -447,7 +448,7 @@ class Kubelet:
                 for c in containers
             ]
 
-        self.store.mutate("Pod", *key, running)
+        light_mutate(self.store, "Pod", *key, running)
         for probe in rt.probes.values():
             probe.timer = self.clock.call_at(probe.origin, lambda p=probe: self._probe(key, uid, p))
 
@@ -553,7 +554,7 @@ class Kubelet:
             for cs in status.get("containerStatuses") or []:
                 cs["ready"] = _container_ready(rt, cs["name"])
 
-        self.store.mutate("Pod", *key, update)
+        light_mutate(self.store, "Pod", *key, update)
 
     # ---- termination -----------------------------------------------------------------------
     def _kill(self, key: Key, pod: Obj, rt: _Runtime) -> None:

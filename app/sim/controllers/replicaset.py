@@ -4,7 +4,6 @@ reporting replicas / fullyLabeled / ready / available / terminating in its statu
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from app.sim.clock import SimClock
@@ -16,6 +15,7 @@ from app.sim.controllers.common import (
     is_ready,
     is_terminal,
     is_terminating,
+    light_mutate,
     owner_ref,
     request_delete,
     select_pods,
@@ -58,7 +58,8 @@ def pod_from_template(rs: Obj) -> Obj:
         "kind": "Pod",
         "apiVersion": "v1",
         "metadata": md,
-        "spec": copy.deepcopy(template.get("spec") or {}),
+        # Stored objects are frozen, so the pod may share the template's (never edited) parts.
+        "spec": dict(template.get("spec") or {}),
     }
 
 
@@ -177,7 +178,7 @@ class ReplicaSetController:
                 draft["metadata"].pop("ownerReferences", None)
 
         try:
-            self.store.mutate("Pod", *key_of(pod), drop)
+            light_mutate(self.store, "Pod", *key_of(pod), drop)
         except ApiError:
             pass
 
@@ -188,7 +189,7 @@ class ReplicaSetController:
             draft["metadata"]["ownerReferences"] = refs
 
         try:
-            return self.store.mutate("Pod", *key_of(pod), add)
+            return light_mutate(self.store, "Pod", *key_of(pod), add)
         except ApiError:
             return None
 
@@ -226,6 +227,9 @@ class ReplicaSetController:
                 labeled += 1
             if is_ready(pod):
                 ready += 1
+                if not min_ready:
+                    available += 1
+                    continue
                 since = parse_rfc3339((condition(pod, "Ready") or {}).get("lastTransitionTime")) or now
                 if since + min_ready <= now:
                     available += 1
@@ -251,7 +255,7 @@ class ReplicaSetController:
         def put(draft: Obj) -> None:
             draft["status"] = status
 
-        self.store.mutate("ReplicaSet", *key, put)
+        light_mutate(self.store, "ReplicaSet", *key, put)
 
     def _recheck(self, key: Key) -> None:
         self._timers.pop(key, None)
