@@ -1,19 +1,21 @@
 """RFC 3339 timestamps as the Kubernetes API writes them (second precision, UTC, trailing Z)."""
 
-import calendar
 import time
+from datetime import datetime
+from functools import lru_cache
 
 
 def rfc3339(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
+@lru_cache(maxsize=4096)
 def parse_rfc3339(text: str | None) -> float | None:
-    """Epoch seconds of a Kubernetes timestamp, or None when absent or unreadable."""
-    if not text:
+    """Epoch seconds of a Kubernetes timestamp, or None when absent or unreadable.
+    Cached: controllers parse the same few timestamps thousands of times a pass."""
+    if not text or not isinstance(text, str):
         return None
     try:
-        base = text[:19]
-        return float(calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")))
-    except (ValueError, TypeError):
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
         return None

@@ -1,0 +1,305 @@
+"""Benchmark of the whole pipeline at classroom-to-production scale: a simulated cluster of
+10,000 pods behind 1,000 Services taking 200 changes a second.
+
+It prints server CPU per change, memory per pod (view and simulator), and change -> SSE
+delivery latency (p50/p99) through a real uvicorn and a real SSE client. Each figure comes with
+a ratio against a baseline measured in the same process (these machines are noisy: compare
+ratios, not seconds, between runs).
+
+    python -m bench.bench_pipeline                 # the full size
+    python -m bench.bench_pipeline --pods 500 --services 50 --seconds 2   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import random
+import threading
+import time
+import tracemalloc
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from app.hub import Hub
+from app.kinds import WATCHED_KINDS
+from app.server import create_app
+from app.settings import Settings
+from app.sim.clock import SimClock
+from app.sim.cluster import SimCluster, SimConfig
+from app.sources.base import ClusterInfo, Resync
+from app.sources.sim import SimSource
+from app.view.engine import ViewEngine
+
+
+@dataclass(frozen=True)
+class Size:
+    pods: int
+    services: int
+    rate: float  # changes a second
+    seconds: float  # how long the steady phase lasts
+
+
+def deployment_and_service(i: int, replicas: int) -> list[dict[str, Any]]:
+    app = f"app-{i:04d}"
+    container = {
+        "name": "main",
+        "image": "nginx:1.27",
+        "ports": [{"containerPort": 8080, "name": "http"}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 10},
+    }
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": app, "namespace": "default", "labels": {"app": app}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": app}},
+                "template": {"metadata": {"labels": {"app": app}}, "spec": {"containers": [container]}},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": f"{app}-svc", "namespace": "default"},
+            "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": "http"}]},
+        },
+    ]
+
+
+def build_cluster(size: Size, clock: SimClock) -> tuple[SimCluster, float, int]:
+    """The cluster with every pod running and ready. Returns it, build seconds, traced bytes."""
+    nodes = max(3, size.pods // 2000 + 1)
+    cluster = SimCluster(clock, SimConfig(nodes=nodes, pod_cidr_prefix=20, max_events=1000))
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    cluster.start()
+    per = max(1, size.pods // size.services)
+    for i in range(size.services):
+        for obj in deployment_and_service(i, per):
+            cluster.apply(obj)
+    for _ in range(30):
+        cluster.run_for(1.0)
+    built = time.perf_counter() - start
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return cluster, built, traced
+
+
+def view_memory(cluster: SimCluster) -> tuple[int, ViewEngine]:
+    gc.collect()
+    tracemalloc.start()
+    engine = ViewEngine(ClusterInfo(mode="sim", name="bench"), actions_enabled=True)
+    for kind in WATCHED_KINDS:
+        engine.apply(Resync(kind, list(cluster.store.list(kind))))
+    engine.take_ops()
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return traced, engine
+
+
+def running_pods(cluster: SimCluster) -> list[tuple[str, str]]:
+    return [
+        (p["metadata"]["namespace"], p["metadata"]["name"])
+        for p in cluster.store.list("Pod")
+        if p.get("status", {}).get("podIP") and not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def change(cluster: SimCluster, pod: tuple[str, str], i: int) -> None:
+    """One change: a readiness switch flip (ripples through kubelet, slices, Endpoints) or a label."""
+    ns, name = pod
+    if i % 2:
+        cluster.set_probe(ns, name, passing=(i // 2) % 2 == 1)
+    else:
+        cluster.set_pod_labels(ns, name, {"bench": str(i)})
+
+
+def steady_cpu(size: Size, cluster: SimCluster, engine: ViewEngine) -> tuple[float, int]:
+    """CPU seconds per change for cluster + view + hub (no HTTP), on the manual clock."""
+    hub = Hub(engine, buffer_messages=1024, client_queue_messages=256)
+    source = SimSource(cluster)
+    unsubscribe = source.start(engine.apply)
+    hub.flush()
+    client = hub.connect(hub.seq)
+    pods = running_pods(cluster)
+    rng = random.Random(1)
+    tick = 0.05
+    per_tick = size.rate * tick
+    n = 0
+    due = 0.0
+    start = time.process_time()
+    for _ in range(int(size.seconds / tick)):
+        due += per_tick
+        while n < due:
+            change(cluster, rng.choice(pods), n)
+            n += 1
+        cluster.run_for(tick)
+        hub.flush()
+        client.take()
+    cpu = time.process_time() - start
+    unsubscribe()
+    return cpu / max(n, 1), n
+
+
+def json_baseline(cluster: SimCluster) -> float:
+    pod = next(iter(cluster.store.list("Pod")))
+    runs = 2000
+    start = time.process_time()
+    for _ in range(runs):
+        json.loads(json.dumps(pod))
+    return (time.process_time() - start) / runs
+
+
+class Server:
+    """A real uvicorn serving create_app on a free port, with its loop reachable from here."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[float], int, float]:
+    """Label changes made on the server's loop at `rate`; times until each shows in the SSE stream."""
+    app = create_app(settings, cluster=cluster)
+    sent: dict[int, float] = {}
+    received: dict[int, float] = {}
+    pods = running_pods(cluster)
+    rng = random.Random(2)
+    done = threading.Event()
+    connected = threading.Event()
+
+    def reader(base: str) -> None:
+        with httpx.Client(timeout=None) as http, http.stream("GET", f"{base}/events") as resp:
+            connected.set()
+            for line in resp.iter_lines():
+                if done.is_set():
+                    return
+                if not line.startswith("data:"):
+                    continue
+                now = time.perf_counter()
+                data = json.loads(line[5:])
+                for op in data.get("ops", ()):
+                    if op.get("op") == "put" and op.get("coll") == "pods":
+                        mark = (op["value"].get("labels") or {}).get("bench-seq")
+                        if mark is not None:
+                            received.setdefault(int(mark), now)
+
+    srv = Server(app)
+    with srv as base:
+        thread = threading.Thread(target=reader, args=(base,), daemon=True)
+        thread.start()
+        connected.wait(10)
+        time.sleep(0.5)  # the first snapshot of the whole cluster goes out first
+        cpu0 = time.process_time()
+        total = int(size.rate * size.seconds)
+        start = time.perf_counter()
+        for i in range(total):
+            target = start + i / size.rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            ns, name = rng.choice(pods)
+
+            def act(i: int = i, ns: str = ns, name: str = name) -> None:
+                sent[i] = time.perf_counter()
+                cluster.set_pod_labels(ns, name, {"bench-seq": str(i)})
+
+            srv.loop.call_soon_threadsafe(act)
+        deadline = time.perf_counter() + 10
+        while len(received) < total and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        cpu = time.process_time() - cpu0
+        done.set()
+    lat = [received[i] - sent[i] for i in received if i in sent]
+    return lat, total, cpu / max(total, 1)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pods", type=int, default=10_000)
+    p.add_argument("--services", type=int, default=1_000)
+    p.add_argument("--rate", type=float, default=200.0, help="changes a second")
+    p.add_argument("--seconds", type=float, default=5.0, help="length of each steady phase")
+    a = p.parse_args(argv)
+    size = Size(a.pods, a.services, a.rate, a.seconds)
+    print(f"slicescope pipeline bench: {size.pods} pods, {size.services} services, {size.rate:g} changes/s")
+
+    cluster, built, sim_bytes = build_cluster(size, SimClock(time.time()))
+    pods = cluster.store.count("Pod")
+    print(f"  build (controllers on the manual clock): {built:.1f} s for {pods} pods")
+    view_bytes, engine = view_memory(cluster)
+    base = json_baseline(cluster)
+    cpu, n = steady_cpu(size, cluster, engine)
+    settings = Settings(port=0, tick_seconds=0.05, sim_lesson=False)
+    lat, total, http_cpu = latency(size, cluster, settings)
+
+    figures = {
+        "pods": float(pods),
+        "view_bytes_per_pod": view_bytes / max(pods, 1),
+        "sim_bytes_per_pod": sim_bytes / max(pods, 1),
+        "cpu_ms_per_change": cpu * 1000,
+        "json_roundtrip_ms": base * 1000,
+        "cpu_ratio_vs_json_roundtrip": cpu / base if base else float("nan"),
+        "process_cpu_ms_per_change_with_http": http_cpu * 1000,
+        "latency_p50_ms": pct(lat, 0.50) * 1000,
+        "latency_p99_ms": pct(lat, 0.99) * 1000,
+        "delivered": float(len(lat)),
+        "sent": float(total),
+    }
+    tick_ms = settings.tick_seconds * 1000
+    print(
+        f"  memory per pod: view {figures['view_bytes_per_pod']:.0f} B (target <= 1024 B), "
+        f"simulator {figures['sim_bytes_per_pod']:.0f} B"
+    )
+    print(
+        f"  server CPU per change (sim + view + hub, {n} changes): {figures['cpu_ms_per_change']:.3f} ms "
+        f"= {figures['cpu_ratio_vs_json_roundtrip']:.1f}x one JSON round trip of a pod "
+        f"({figures['json_roundtrip_ms']:.3f} ms)"
+    )
+    print(
+        f"  whole process CPU per change through uvicorn + SSE client: "
+        f"{figures['process_cpu_ms_per_change_with_http']:.3f} ms"
+    )
+    print(
+        f"  change -> SSE latency: p50 {figures['latency_p50_ms']:.1f} ms, "
+        f"p99 {figures['latency_p99_ms']:.1f} ms "
+        f"(= {figures['latency_p50_ms'] / tick_ms:.2f}x / {figures['latency_p99_ms'] / tick_ms:.2f}x "
+        f"the {tick_ms:.0f} ms coalescing tick; target p99 <= 50 ms); delivered {len(lat)}/{total}"
+    )
+    return figures
+
+
+if __name__ == "__main__":
+    main()
