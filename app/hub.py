@@ -4,6 +4,7 @@ coalesces bursts into one message per tick, and fans out to bounded per-client q
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -140,10 +141,10 @@ class Hub:
     async def run(self, tick_seconds: float, idle_seconds: float = 1.0) -> None:
         """Flush at most once per tick, so a burst of changes goes out as one message."""
         while True:
-            try:
-                await asyncio.wait_for(self._poked.wait(), idle_seconds)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: 3.11's wait_for can hang when cancelled just as it wakes.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(idle_seconds):
+                    await self._poked.wait()
             await asyncio.sleep(tick_seconds)
             self._poked.clear()
             try:

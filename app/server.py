@@ -213,6 +213,33 @@ async def _run_source(rt: Runtime) -> None:
         rt.emit(Status("error", f"the source stopped: {e}", since=time.time()))
 
 
+async def cancel_all(tasks: list[asyncio.Task[Any]], *, attempts: int = 50) -> None:
+    """Cancel tasks and wait for them. Cancels again while any is still running: on Python 3.11,
+    asyncio.wait_for swallows a cancel that arrives just as its awaitable finishes."""
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(attempts):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+    if pending:
+        log.error("tasks did not stop: %s", pending)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+
+def _sse_shutdown_watchers() -> list[asyncio.Task[Any]]:
+    """sse-starlette starts one signal-watcher task per event loop that only ends on a signal; an app
+    served outside the main thread (tests) would leave it pending when the loop closes."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__qualname__", "") == "_shutdown_watcher" and not t.done()
+    ]
+
+
 def create_app(
     settings: Settings,
     *,
@@ -240,14 +267,14 @@ def create_app(
                 write_kubeconfig(settings.write_kubeconfig, settings, rt.api_token)
             except OSError as e:
                 log.error("could not write the kubeconfig: %s", e)
+        await asyncio.sleep(0)  # let the source emit its first lists before the first request
         try:
             yield
         finally:
             rt.hub.drop_all()
             tasks, rt.tasks = rt.tasks, []
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            tasks += _sse_shutdown_watchers()
+            await cancel_all(tasks)
 
     app = FastAPI(title="slicescope", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = rt

@@ -215,3 +215,15 @@ async def test_drop_all_ends_waiting_clients() -> None:
     assert hub.drop_all() == 1
     assert await asyncio.wait_for(waiter, 1) is None
     assert not hub.clients
+
+
+async def test_run_stops_when_cancelled_right_after_a_poke() -> None:
+    """Python 3.11's wait_for swallows a cancel that lands as it wakes; the tick loop must not."""
+    _, hub = make_hub()
+    task = asyncio.create_task(hub.run(0.02))
+    await asyncio.sleep(0)
+    hub.poke()
+    await asyncio.sleep(0)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done and task.cancelled()
