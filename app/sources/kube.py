@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from kubernetes import client
@@ -299,7 +299,7 @@ class Supervisor:
         self.fresh: set[Target] = set()
         self.down_since: dict[Target, tuple[float, str]] = {}
         self.refusals: dict[Target, str] = {}
-        self.notes: dict[Target, str] = {}
+        self.notes: dict[Target, tuple[str, str]] = {}  # refused cluster-wide target -> (verb, note)
         self.status: Status | None = None
 
     def add(self, target: Target) -> None:
@@ -337,7 +337,7 @@ class Supervisor:
             kind, target.namespace, self.fallback_namespaces
         ):
             self.targets.discard(target)
-            self.notes[target] = permissions.fallback_message(verb, kind, self.fallback_namespaces)
+            self.notes[target] = (verb, permissions.fallback_message(verb, kind, self.fallback_namespaces))
             for ns in self.fallback_namespaces:
                 narrower = Target(kind, ns)
                 if narrower not in self.targets:
@@ -359,9 +359,20 @@ class Supervisor:
 
     # -- Status --
     def problems(self) -> tuple[str, ...]:
+        """Messages to show, one per missing permission: when the narrower fallback watches of a kind
+        are refused too, the one thing to ask for is the cluster-wide permission."""
         seen: dict[str, None] = {}
-        for msg in [*self.notes.values(), *self.refusals.values()]:
-            seen.setdefault(msg, None)
+        hidden: set[Target] = set()
+        for wide, (verb, note) in self.notes.items():
+            narrower = [t for t in self.targets if t.kind == wide.kind]
+            if narrower and all(t in self.refusals for t in narrower):
+                seen.setdefault(permissions.forbidden_message(verb, wide.kind, None), None)
+                hidden.update(narrower)
+            else:
+                seen.setdefault(note, None)
+        for target, msg in self.refusals.items():
+            if target not in hidden:
+                seen.setdefault(msg, None)
         return tuple(seen)
 
     def update(self) -> None:
@@ -434,7 +445,7 @@ class KubeSource:
         info = ClusterInfo(
             mode="kube",
             name=loaded.context,
-            server=loaded.server,
+            server=display_server(loaded.server),
             namespaces=tuple(settings.namespaces),
             read_only=not settings.allow_actions,
         )
@@ -558,6 +569,16 @@ class KubeSource:
         if self.api is not None:
             with contextlib.suppress(Exception):
                 self.api.rest_client.pool_manager.clear()
+
+
+def display_server(url: str) -> str:
+    """scheme://host:port only: what the page shows must never carry credentials (user:password@,
+    a token in the path as the simulated cluster's plain-http kubeconfig has, query strings)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return url
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
 
 
 def _q(part: str) -> str:
