@@ -473,7 +473,8 @@ class KubeSource:
             raise RuntimeError("KubeSource needs an ApiClient or a transport")
         return KubeTransport(
             self.api,
-            watch_read_timeout=self.config.inactivity_seconds,
+            # The socket read timeout only backs up the inactivity timer of the watch loop.
+            watch_read_timeout=(self.config.inactivity_seconds or 600.0) + 5.0,
             workers=max(8, 2 * len(self.targets())),
         )
 
