@@ -3,7 +3,7 @@ answers 4xx {"error": "..."} on bad requests, records every action in the view's
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import json
 import logging
 import re
@@ -52,7 +52,6 @@ class ActionContext:
     target: ActionTarget | None
     recorder: Recorder
     enabled: bool
-    blocking: bool = False  # run target calls in a thread (the kubernetes client is synchronous)
     after: Callable[[], None] = lambda: None  # e.g. poke the hub so the timeline entry goes out
 
 
@@ -159,14 +158,19 @@ def _cluster_error(e: Exception) -> ActionError | None:
         return e
     if isinstance(e, ApiError):
         return ActionError(e.code if 400 <= e.code < 600 else 400, e.message)
+    if isinstance(e, PermissionError):
+        return ActionError(403, str(e) or READ_ONLY)
     status = getattr(e, "status", None)
-    if isinstance(status, int) and 400 <= status < 600:  # kubernetes.client.ApiException
-        message = getattr(e, "reason", "") or str(e)
-        try:
-            message = json.loads(getattr(e, "body", "") or "{}").get("message") or message
-        except (ValueError, AttributeError):
-            pass
-        return ActionError(status, str(message))
+    if isinstance(status, int) and 400 <= status < 600:  # the kube source's ApiError, or ApiException
+        message = getattr(e, "message", "")
+        if not isinstance(message, str) or not message:
+            try:
+                message = json.loads(getattr(e, "body", "") or "{}").get("message", "")
+            except (ValueError, AttributeError):
+                message = ""
+        return ActionError(status, message or getattr(e, "reason", "") or str(e))
+    if type(e).__name__ == "ConnectionProblem":
+        return ActionError(502, f"cannot reach the cluster: {e}")
     if isinstance(e, (ValueError, KeyError)):
         return ActionError(400, str(e.args[0]) if e.args else type(e).__name__)
     return None
@@ -181,7 +185,9 @@ def build_router(ctx: ActionContext) -> APIRouter:
         try:
             call, text = act(await _body(request))
             try:
-                result = await asyncio.to_thread(call) if ctx.blocking else call()
+                result = call()
+                if inspect.isawaitable(result):
+                    result = await result
             except Exception as e:
                 mapped = _cluster_error(e)
                 if mapped is None:
@@ -197,7 +203,7 @@ def build_router(ctx: ActionContext) -> APIRouter:
         except Exception:
             log.exception("could not record the action in the timeline")
         ctx.after()
-        return {"ok": True, "text": text, **({"result": result} if isinstance(result, dict) else {})}
+        return {"ok": True, "text": text}
 
     @router.post("/api/actions/scale")
     async def scale(request: Request):
@@ -242,44 +248,21 @@ def build_router(ctx: ActionContext) -> APIRouter:
 
 
 # ---- a real cluster --------------------------------------------------------------
-class KubeActions:
-    """The same actions against a real API server through the official client (blocking calls)."""
+class SourceActions:
+    """The actions through a source's async `act` (KubeSource, which allows them only with
+    --allow-actions and explains a Forbidden by the missing permission)."""
 
-    def __init__(self, api_client: Any) -> None:
-        from kubernetes import client
+    def __init__(self, source: Any) -> None:
+        self.source = source
 
-        self.core = client.CoreV1Api(api_client)
-        self.apps = client.AppsV1Api(api_client)
+    async def scale(self, namespace: str, name: str, replicas: int) -> object:
+        return await self.source.act("scale", namespace=namespace, name=name, replicas=replicas)
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> KubeActions:
-        from kubernetes import client, config
+    async def set_pod_labels(self, namespace: str, name: str, labels: dict[str, str | None]) -> object:
+        return await self.source.act("label", namespace=namespace, name=name, labels=labels)
 
-        if settings.in_cluster:
-            conf = client.Configuration()
-            config.load_incluster_config(client_configuration=conf)
-            return cls(client.ApiClient(conf))
-        return cls(
-            config.new_client_from_config(
-                config_file=settings.kubeconfig, context=settings.context, persist_config=False
-            )
-        )
-
-    def scale(self, namespace: str, name: str, replicas: int) -> object:
-        self.apps.patch_namespaced_deployment_scale(
-            name, namespace, {"spec": {"replicas": replicas}}, _preload_content=False
-        )
-        return None
-
-    def set_pod_labels(self, namespace: str, name: str, labels: dict[str, str | None]) -> object:
-        self.core.patch_namespaced_pod(
-            name, namespace, {"metadata": {"labels": labels}}, _preload_content=False
-        )
-        return None
-
-    def set_probe(self, namespace: str, name: str, passing: bool) -> object:
+    async def set_probe(self, namespace: str, name: str, passing: bool) -> object:
         raise ActionError(400, "a readiness probe can only be switched on the simulated cluster")
 
-    def delete_pod(self, namespace: str, name: str) -> object:
-        self.core.delete_namespaced_pod(name, namespace, _preload_content=False)
-        return None
+    async def delete_pod(self, namespace: str, name: str) -> object:
+        return await self.source.act("delete", namespace=namespace, name=name)

@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.actions import ActionContext, ActionTarget, KubeActions, build_router
+from app.actions import ActionContext, ActionTarget, SourceActions, build_router
 from app.hub import Hub
 from app.paths import STATIC_DIR, TEMPLATES_DIR
 from app.settings import Settings
@@ -107,21 +107,8 @@ def _build_sim(settings: Settings) -> tuple[Any, Any]:
     return clock, cluster
 
 
-def sim_kubeconfig(server: str, token: str) -> dict[str, Any]:
-    """A kubeconfig for the simulated cluster's API (plain HTTP on loopback, bearer token)."""
-    name = "slicescope-sim"
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server}}],
-        "users": [{"name": name, "user": {"token": token}}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": "default"}}],
-        "current-context": name,
-        "preferences": {},
-    }
-
-
 def api_server_url(settings: Settings, port: int | None = None) -> str:
+    """Where the simulated cluster's Kubernetes API answers (loopback when bound to every address)."""
     host = settings.host
     if host in ("0.0.0.0", "", "::"):
         host = "127.0.0.1"
@@ -131,13 +118,9 @@ def api_server_url(settings: Settings, port: int | None = None) -> str:
 
 
 def write_kubeconfig(path: str, settings: Settings, token: str, port: int | None = None) -> None:
-    import yaml
+    from app.sim.api.kubeconfig import write_kubeconfig as write
 
-    target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(sim_kubeconfig(api_server_url(settings, port), token), sort_keys=False)
-    target.write_text(text)
-    target.chmod(0o600)
+    write(Path(path).expanduser(), api_server_url(settings, port), token)
 
 
 def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None) -> Runtime:
@@ -174,16 +157,13 @@ def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None
     )
 
 
-def _action_target(rt: Runtime) -> tuple[ActionTarget | None, bool]:
-    """(target, blocking): the sim cluster, or the real cluster through the kubernetes client."""
+def _action_target(rt: Runtime) -> ActionTarget | None:
+    """The sim cluster, or a real cluster through the kube source's `act` (with --allow-actions)."""
     if rt.cluster is not None and rt.settings.source == "sim":
-        return rt.cluster, False
-    if rt.settings.allow_actions:
-        try:
-            return KubeActions.from_settings(rt.settings), True
-        except Exception as e:
-            log.warning("actions are unavailable: %s", e)
-    return None, False
+        return rt.cluster
+    if rt.settings.allow_actions and hasattr(rt.source, "act"):
+        return SourceActions(rt.source)
+    return None
 
 
 def _mount_k8s_api(app: FastAPI, rt: Runtime) -> None:
@@ -281,14 +261,13 @@ def create_app(
     hasher = AssetHasher(STATIC_DIR)
     templates = _templates()
 
-    target, blocking = _action_target(rt)
+    target = _action_target(rt)
     app.include_router(
         build_router(
             ActionContext(
                 target=target,
                 recorder=rt.engine,
                 enabled=settings.actions_enabled,
-                blocking=blocking,
                 after=rt.hub.poke,
             )
         )

@@ -27,7 +27,7 @@ class SimSource:
     def start(self, emit: Emit) -> Any:
         """Emit the current state and subscribe; returns the unsubscribe function (sync, for tests)."""
         store = self.cluster.store
-        emit(Status("live", "simulated cluster", since=store.clock.now()))
+        emit(Status("live", since=store.clock.now()))
         for kind in WATCHED_KINDS:
             emit(Resync(kind, list(store.list(kind))))
 
