@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     view_bytes, engine = view_memory(cluster)
     base = json_baseline(cluster)
     cpu, n = steady_cpu(size, cluster, engine)
-    settings = Settings(port=0, tick_seconds=0.05, sim_lesson=False)
+    settings = Settings(port=0, sim_lesson=False)
     lat, total, http_cpu = latency(size, cluster, settings)
 
     figures = {
