@@ -11,9 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from app.settings import Settings
 from app.sources.kube import KubeSource
-from app.sources.watching import WatchConfig
+from app.sources.watching import ApiError, WatchConfig
 from tests.kube.fakes import Mirror
 from tests.kube.simapi import forbid, sim_api
 
@@ -171,3 +173,36 @@ async def test_forbidden_endpointslices_message_and_endpoints_fallback(tmp_path:
             # Retried slowly, and the message stays up.
             await asyncio.sleep(1.0)
             assert mirror.status.problems and mirror.status.state == "live"
+
+
+async def test_actions_delete_a_pod_and_explain_a_forbidden_scale(tmp_path: Path) -> None:
+    def wrap(app):
+        return forbid(app, "/scale", "deployments/scale", "apps")
+
+    async with sim_api(tmp_path, wrap=wrap) as api:
+        read_only = KubeSource.from_settings(Settings(source="kube", kubeconfig=str(api.kubeconfig)))
+        with pytest.raises(PermissionError, match="--allow-actions"):
+            await read_only.act("delete", namespace="default", name="x")
+        settings = Settings(source="kube", kubeconfig=str(api.kubeconfig), allow_actions=True)
+        source = KubeSource.from_settings(settings, config=FAST)
+        with pytest.raises(ValueError, match="unknown action"):
+            await source.act("reboot", namespace="default", name="x")
+        with pytest.raises(ApiError) as info:
+            await source.act("scale", namespace="default", name="shipping-api", replicas=9)
+        assert info.value.status == 403
+        assert info.value.message == (
+            "cannot patch deployments/scale in namespace default: ask for patch on apps deployments/scale"
+        )
+        with pytest.raises(ApiError) as missing:
+            await source.act("delete", namespace="default", name="no-such-pod")
+        assert missing.value.status == 404
+        mirror = Mirror()
+        async with running(source, mirror):
+            await eventually(lambda: mirror.status.state == "live", what="live")
+            victim = pods_named(mirror, "shipping-api-")[0]
+            answer = await source.act("delete", namespace="default", name=victim)
+            assert answer["metadata"]["name"] == victim
+            key = ("Pod", "default", victim)
+            await eventually(
+                lambda: key not in mirror.objects or mirror.objects[key]["metadata"].get("deletionTimestamp")
+            )
