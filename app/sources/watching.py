@@ -86,12 +86,9 @@ class InactivityTimeout(Exception):
 
 def describe_error(error: BaseException) -> str:
     """A short human description for the `reconnecting` banner."""
-    if isinstance(error, ApiError):
+    if isinstance(error, ApiError | InactivityTimeout | ConnectionProblem) and str(error):
         return str(error)
-    if isinstance(error, InactivityTimeout | ConnectionProblem):
-        return str(error)
-    text = str(error) or type(error).__name__
-    return f"{type(error).__name__}: {text}" if str(error) else text
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -156,7 +153,6 @@ class WatchConfig:
     # 401/403/404 will not fix themselves in a second: retry in minutes, keep the message up.
     refused_base: float = 60.0
     refused_cap: float = 600.0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------------
