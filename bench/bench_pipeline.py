@@ -189,7 +189,7 @@ def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[f
     sent: dict[int, float] = {}
     received: dict[int, float] = {}
     pods = running_pods(cluster)
-    rng = random.Random(2)
+    random.Random(2).shuffle(pods)  # each change hits another pod: same-pod changes would coalesce
     done = threading.Event()
     connected = threading.Event()
 
@@ -223,7 +223,7 @@ def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[f
             delay = target - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            ns, name = rng.choice(pods)
+            ns, name = pods[i % len(pods)]
 
             def act(i: int = i, ns: str = ns, name: str = name) -> None:
                 sent[i] = time.perf_counter()
