@@ -41,11 +41,12 @@ class LiveCluster:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
 
     def kubectl(
-        self, *args: str, check: bool = True, timeout: float = 60
+        self, *args: str, check: bool = True, timeout: float = 60, kubeconfig: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "NO_COLOR": "1"}
+        config = str(kubeconfig or self.kubeconfig)
+        env = {**os.environ, "KUBECONFIG": config, "NO_COLOR": "1"}
         proc = subprocess.run(
-            ["kubectl", "--kubeconfig", str(self.kubeconfig), *args],
+            ["kubectl", "--kubeconfig", config, *args],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -88,7 +88,7 @@ def invalid_error(kind: str, name: str, causes: list[Cause]) -> ApiError:
     qualified = f"{kind}.{info.group}" if info and info.group else kind
     parts = [f"{f}: {m}" for _, f, m in causes]
     text = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    details: Obj = {"name": name, "kind": info.plural if info else kind.lower()}
+    details: Obj = {"name": name, "kind": kind}
     if info and info.group:
         details["group"] = info.group
     details["causes"] = [{"reason": r, "message": m, "field": f} for r, f, m in causes]
