@@ -121,8 +121,9 @@ class SSEReader:
         self._lines = response.iter_lines()
         self.comments: list[str] = []
 
-    def next_event(self) -> dict[str, Any]:
-        """{"event", "id", "data"} of the next event (comments are collected, not returned)."""
+    def next_event(self, *, comments: bool = False) -> dict[str, Any]:
+        """{"event", "id", "data"} of the next event. Comments (pings) are collected in
+        self.comments, and also returned as {"comment": text} when `comments` is true."""
         event: dict[str, Any] = {"event": "message", "id": None, "data": []}
         for line in self._lines:
             if line == "":
@@ -132,6 +133,8 @@ class SSEReader:
                 continue
             if line.startswith(":"):
                 self.comments.append(line[1:].strip())
+                if comments:
+                    return {"comment": line[1:].strip()}
                 continue
             name, _, value = line.partition(":")
             value = value[1:] if value.startswith(" ") else value
