@@ -163,7 +163,9 @@ class Server:
     """A real uvicorn serving create_app on a free port, with its loop reachable from here."""
 
     def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1)
+        )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -194,20 +196,23 @@ def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[f
     connected = threading.Event()
 
     def reader(base: str) -> None:
-        with httpx.Client(timeout=None) as http, http.stream("GET", f"{base}/events") as resp:
-            connected.set()
-            for line in resp.iter_lines():
-                if done.is_set():
-                    return
-                if not line.startswith("data:"):
-                    continue
-                now = time.perf_counter()
-                data = json.loads(line[5:])
-                for op in data.get("ops", ()):
-                    if op.get("op") == "put" and op.get("coll") == "pods":
-                        mark = (op["value"].get("labels") or {}).get("bench-seq")
-                        if mark is not None:
-                            received.setdefault(int(mark), now)
+        try:
+            with httpx.Client(timeout=None) as http, http.stream("GET", f"{base}/events") as resp:
+                connected.set()
+                for line in resp.iter_lines():
+                    if done.is_set():
+                        return
+                    if line.startswith("data:"):
+                        note(time.perf_counter(), json.loads(line[5:]))
+        except httpx.HTTPError:
+            return  # the server went away at the end of the run
+
+    def note(now: float, data: dict[str, Any]) -> None:
+        for op in data.get("ops", ()):
+            if op.get("op") == "put" and op.get("coll") == "pods":
+                mark = (op["value"].get("labels") or {}).get("bench-seq")
+                if mark is not None:
+                    received.setdefault(int(mark), now)
 
     srv = Server(app)
     with srv as base:
@@ -235,6 +240,7 @@ def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[f
             time.sleep(0.05)
         cpu = time.process_time() - cpu0
         done.set()
+    thread.join(timeout=5)
     lat = [received[i] - sent[i] for i in received if i in sent]
     return lat, total, cpu / max(total, 1)
 
