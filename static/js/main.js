@@ -175,6 +175,12 @@ document.addEventListener("visibilitychange", () => {
   }
 });
 
+// the header's height, for the sticky side column and the panel below it
+const top = /** @type {HTMLElement} */ (document.getElementById("top"));
+const setTopHeight = () => document.documentElement.style.setProperty("--top-h", `${top.offsetHeight}px`);
+setTopHeight();
+if ("ResizeObserver" in window) new ResizeObserver(setTopHeight).observe(top);
+
 part(document.body, "motion-toggle").addEventListener("click", (ev) => {
   const on = document.documentElement.classList.toggle("no-motion");
   /** @type {HTMLElement} */ (ev.currentTarget).setAttribute("aria-pressed", String(on));

@@ -1,4 +1,5 @@
-"""Launching Debian's Chromium through Playwright (never `playwright install`), shared by tests and shoot.py."""
+"""Launching Debian's Chromium through Playwright (never `playwright install`); used by the tests
+and by shoot.py."""
 
 from __future__ import annotations
 

@@ -42,9 +42,11 @@ def page(browser_context: Any) -> Iterator[Any]:
     pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     pg.on(
         "console",
-        lambda m: errors.append(f"console.{m.type}: {m.text}")
-        if m.type == "error" and "Failed to load resource" not in m.text
-        else None,
+        lambda m: (
+            errors.append(f"console.{m.type}: {m.text}")
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
     )
     pg.errors = errors  # type: ignore[attr-defined]
     yield pg

@@ -20,24 +20,27 @@ def main(argv: list[str]) -> None:
             page.wait_for_selector(".chip.state-ready")
             for step in steps:
                 if step == "fail":
-                    page.click("#services .chip.state-ready >> nth=1")
+                    page.click("#services .chip.state-ready[data-pod-key] >> nth=1")
                     page.click("[data-action=readiness-fail]")
                     page.click(".panel-close")
                 elif step == "relabel":
-                    page.click("#services .chip.state-ready >> nth=0")
+                    page.click("#services .chip.state-ready[data-pod-key] >> nth=0")
                     page.fill(".relabel-input", "debug")
                     page.click("[data-action=relabel]")
                     page.click(".panel-close")
                 elif step.startswith("scale="):
-                    card = page.locator(".svc", has_text="web")
+                    card = page.locator('.svc[data-key="default/web-svc"]')
                     card.locator(".scale-input").fill(step.split("=")[1])
                     card.locator(".scale button").click()
                 elif step == "drop":
                     page.request.post(url.rstrip("/") + "/api/debug/drop-streams")
                 elif step.startswith("wait="):
                     time.sleep(float(step.split("=")[1]))
+                elif step.startswith("scrollto="):
+                    page.locator(f'.svc[data-key="{step.split("=", 1)[1]}"]').scroll_into_view_if_needed()
+                    page.evaluate("() => window.scrollBy(0, -80)")
                 elif step == "panel":
-                    page.click("#services .chip >> nth=0")
+                    page.click("#services .chip[data-pod-key] >> nth=0")
                     page.wait_for_selector(".explain-body[data-state]")
                     time.sleep(0.5)
             time.sleep(0.8)

@@ -166,7 +166,12 @@ def project(world: World, meta: dict[str, Any]) -> dict[str, Any]:
                 }
                 for e in not_ready + term
             ],
-            "counts": {"ready": len(ready), "notReady": len(not_ready), "terminating": len(term), "slices": len(slices)},
+            "counts": {
+                "ready": len(ready),
+                "notReady": len(not_ready),
+                "terminating": len(term),
+                "slices": len(slices),
+            },
             "diagnosis": diagnosis,
         }
     pods_view: dict[str, Any] = {}
@@ -244,23 +249,37 @@ class Hub:
 
 def lesson_world() -> World:
     w = World()
-    w.svcs["default/shipping-api-service"] = Svc("default", "shipping-api-service", {"app": "shipping-api"}, "10.96.188.203")
+    w.svcs["default/shipping-api-service"] = Svc(
+        "default", "shipping-api-service", {"app": "shipping-api"}, "10.96.188.203"
+    )
     w.svcs["default/web-svc"] = Svc("default", "web-svc", {"app": "web"}, "10.96.14.7", 80, 80)
     w.svcs["default/legacy-db"] = Svc("default", "legacy-db", None, "10.96.200.31", 5432, 5432)
     w.svcs["shop/cart"] = Svc("shop", "cart", {"app": "cart"}, "10.96.77.1", 8080, 8080)
     w.add_pod("shop", "cart-5f7d9c8b6", {"app": "cart", "pod-template-hash": "5f7d9c8b6"})
     for _ in range(4):
-        w.add_pod("default", "shipping-api-8465d5b4d7", {"app": "shipping-api", "pod-template-hash": "8465d5b4d7"})
+        w.add_pod(
+            "default", "shipping-api-8465d5b4d7", {"app": "shipping-api", "pod-template-hash": "8465d5b4d7"}
+        )
     for _ in range(2):
         w.add_pod("default", "web-6d4c8b9f7", {"app": "web", "pod-template-hash": "6d4c8b9f7"})
-    w.deployments[("default", "shipping-api")] = ("shipping-api-8465d5b4d7", {"app": "shipping-api", "pod-template-hash": "8465d5b4d7"}, 4)
+    w.deployments[("default", "shipping-api")] = (
+        "shipping-api-8465d5b4d7",
+        {"app": "shipping-api", "pod-template-hash": "8465d5b4d7"},
+        4,
+    )
     w.deployments[("default", "web")] = ("web-6d4c8b9f7", {"app": "web", "pod-template-hash": "6d4c8b9f7"}, 2)
     return w
 
 
 def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: float = 0.3) -> FastAPI:
     meta = {
-        "cluster": {"mode": mode, "name": "simulated cluster" if mode == "sim" else "kind-dev", "server": "" if mode == "sim" else "https://127.0.0.1:6443", "namespaces": [], "readOnly": not actions},
+        "cluster": {
+            "mode": mode,
+            "name": "simulated cluster" if mode == "sim" else "kind-dev",
+            "server": "" if mode == "sim" else "https://127.0.0.1:6443",
+            "namespaces": [],
+            "readOnly": not actions,
+        },
         "connection": {"state": "live", "message": "", "since": time.time(), "problems": []},
         "actions": actions,
         "timelineLimit": 200,
@@ -297,15 +316,21 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
     def start_delete(pod: Pod) -> None:
         pod.terminating = True
         key = f"{pod.ns}/{pod.name}"
-        asyncio.get_running_loop().call_later(ready_after * 2, lambda: (world.pods.pop(key, None), hub.commit([])))
+        asyncio.get_running_loop().call_later(
+            ready_after * 2, lambda: (world.pods.pop(key, None), hub.commit([]))
+        )
 
     def static_url(path: str) -> str:
         return f"static/{path}?v=dev"
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
-        snap = json.dumps(hub.snapshot()).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        html = env.get_template("index.html").render(static_url=static_url, bootstrap=Markup(snap), cluster=meta["cluster"])
+        snap = (
+            json.dumps(hub.snapshot()).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        )
+        html = env.get_template("index.html").render(
+            static_url=static_url, bootstrap=Markup(snap), cluster=meta["cluster"]
+        )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @app.get("/api/snapshot")
@@ -348,7 +373,14 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
             return JSONResponse({"error": "no such pod"}, status_code=404)
         pod.probe_ok = bool(body["passing"])
         pod.ready = pod.probe_ok
-        hub.commit([("action", f"readiness probe of pod {pod.ns}/{pod.name} set to {'passing' if pod.ready else 'failing'}")])
+        hub.commit(
+            [
+                (
+                    "action",
+                    f"readiness probe of pod {pod.ns}/{pod.name} set to {'passing' if pod.ready else 'failing'}",  # noqa: E501
+                )
+            ]
+        )
         return {"ok": True}
 
     @app.post("/api/actions/label")
@@ -362,7 +394,9 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
             else:
                 pod.labels[k] = v
         for rs, labels, _ in world.deployments.values():
-            if pod.owner == rs and not all(pod.labels.get(k) == v for k, v in labels.items() if k != "pod-template-hash"):
+            if pod.owner == rs and not all(
+                pod.labels.get(k) == v for k, v in labels.items() if k != "pod-template-hash"
+            ):
                 pod.owner = None
         hub.commit([("action", f"labelled pod {pod.ns}/{pod.name}")])
         reconcile_later()
@@ -394,7 +428,10 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
         pod = hub.view["pods"].get(f"{ns}/{name}")
         if not pod:
             return JSONResponse({"error": "not found"}, status_code=404)
-        return {"summary": "ready endpoint" if pod["ready"] else "not ready", "checks": [{"text": "labels match", "ok": bool(pod["services"])}]}
+        return {
+            "summary": "ready endpoint" if pod["ready"] else "not ready",
+            "checks": [{"text": "labels match", "ok": bool(pod["services"])}],
+        }
 
     @app.get("/api/explain/service/{ns}/{name}")
     async def explain_service(ns: str, name: str) -> Any:
@@ -412,7 +449,12 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
 
     @app.post("/api/debug/source")
     async def source(body: dict[str, Any]) -> Any:
-        meta["connection"] = {"state": body.get("state", "live"), "message": body.get("message", ""), "since": time.time(), "problems": body.get("problems", [])}
+        meta["connection"] = {
+            "state": body.get("state", "live"),
+            "message": body.get("message", ""),
+            "since": time.time(),
+            "problems": body.get("problems", []),
+        }
         hub.commit([("source", f"cluster watch {meta['connection']['state']}")])
         return {"ok": True}
 

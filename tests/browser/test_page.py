@@ -131,3 +131,17 @@ def test_scaling_web_to_250_draws_three_slices(page: Any, app_url: str) -> None:
     assert slices.count() == 3
     assert all("dense" in (c or "") for c in slices.evaluate_all("els => els.map(e => e.className)")[:2])
     model_matches_snapshot(page, app_url, timeout=15)
+
+
+def test_legacy_endpoints_read_like_kubectl_describe(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    wait_ready_count(page, SHIPPING, 4)
+    legacy = card(page, SHIPPING).locator("details.legacy")
+    legacy.locator("summary").click()
+    body = legacy.locator(".legacy-body")
+    snap = get_json(app_url + "api/snapshot")
+    ready_ips = [a["ip"] for a in snap["services"][SHIPPING]["endpoints"]["subsets"][0]["addresses"]]
+    text = body.inner_text()
+    assert f"Addresses:          {','.join(ready_ips)}" in text
+    assert "NotReadyAddresses:  <none>" in text
+    assert "<unset>  8080" in text

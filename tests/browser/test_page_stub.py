@@ -19,8 +19,8 @@ def test_reducer_follows_the_contract(page: Any, stub_url: str) -> None:
     result = page.evaluate(
         """async () => {
             const m = await import('./static/js/model.js');
-            const snap = {seq: 5, meta: {timelineLimit: 2, actions: true}, services: {}, pods: {'d/a': {key: 'd/a'}},
-                          timeline: [{id: 1, text: 'one'}]};
+            const snap = {seq: 5, meta: {timelineLimit: 2, actions: true}, services: {},
+                          pods: {'d/a': {key: 'd/a'}}, timeline: [{id: 1, text: 'one'}]};
             const start = m.fromSnapshot(snap);
             const out = m.applyDelta(start, {seq: 6, ops: [
                 {op: 'put', coll: 'services', key: 'd/s', value: {key: 'd/s'}},
@@ -141,7 +141,9 @@ def test_reduced_motion_runs_no_animations(browser_context: Any, stub_url: str) 
         pod_key = chips(page, SHIPPING, "ready").first.get_attribute("data-pod-key")
         ns, name = pod_key.split("/", 1)
         post_json(stub_url + "api/actions/readiness", {"namespace": ns, "pod": name, "passing": False})
-        card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(timeout=3000)
+        card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(
+            timeout=3000
+        )
         running = page.evaluate(
             "() => document.getAnimations().filter(a => !a.effect.target.closest('[data-part=badge]')).length"
         )

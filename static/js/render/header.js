@@ -22,7 +22,7 @@ export function createHeaderView(root, handlers) {
     const modeWords = c.mode === "sim" ? "SIMULATED CLUSTER" : c.mode === "replay" ? "REPLAY" : "REAL CLUSTER";
     setText(part(root, "cluster-mode"), modeWords);
     let detail = "";
-    if (c.mode === "sim") detail = "not a real cluster: pods, IPs and nodes are made up";
+    if (c.mode === "sim") detail = "practice cluster: made-up pods, IPs, nodes";
     else detail = [c.name ? `context ${c.name}` : "", c.server || ""].filter(Boolean).join(" · ");
     if (c.namespaces && c.namespaces.length) detail += ` · watching ${c.namespaces.join(", ")}`;
     setText(part(root, "cluster-detail"), detail);

@@ -34,7 +34,7 @@ export function createOrphansView(root) {
     setText(part(node, "labels"), labelText(pod.labels) || "no labels");
     setText(
       part(node, "owner"),
-      pod.owner ? `owner ${pod.owner.kind} ${pod.owner.name}` : "no owner: an orphan, nothing will replace or delete it",
+      pod.owner ? `owner ${pod.owner.kind} ${pod.owner.name}` : "no owner: an orphan, left running",
     );
   }
 

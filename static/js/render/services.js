@@ -83,13 +83,13 @@ export function createServicesView(root, handlers) {
           el("span", { class: "kind-tag", text: "Service" }),
           el("h2", { class: "svc-name", dataset: { part: "name" } }),
           el("span", { class: "ns-tag", dataset: { part: "ns" } }),
-          el("dl", { class: "facts" }, [fact("type", "type"), fact("ClusterIP", "cluster-ip"), fact("ports", "ports")]),
           el("button", {
             class: "linkish explain-svc",
-            text: "Why?",
+            text: "why?",
             attrs: { type: "button", title: "Explain this Service's endpoints" },
             dataset: { part: "explain" },
           }),
+          el("dl", { class: "facts" }, [fact("type", "type"), fact("ClusterIP", "cluster-ip"), fact("ports", "ports")]),
         ]),
         el("div", { class: "svc-row" }, [
           el("dl", { class: "facts" }, [fact("selector", "selector")]),
@@ -337,8 +337,11 @@ export function createServicesView(root, handlers) {
      */
     render(model, changes) {
       actionsEnabled = Boolean(model.meta && model.meta.actions);
-      const keys = Object.keys(model.services).sort();
-      const svcs = keys.map((k) => model.services[k]);
+      // Services with a selector first (the ones a lesson is about), selectorless ones such as
+      // default/kubernetes after them; alphabetical inside each group
+      const svcs = Object.values(model.services).sort(
+        (a, b) => Number(!a.selector) - Number(!b.selector) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+      );
       const touched = changes.all || changes.meta ? null : changes.services;
       const podsChanged = changes.pods.size > 0;
       reconcile(
