@@ -242,7 +242,7 @@ def create_app(
             rt.tasks.append(asyncio.create_task(driver.run(), name="sim-clock"))
         rt.tasks.append(asyncio.create_task(_run_source(rt), name="source"))
         rt.tasks.append(asyncio.create_task(rt.hub.run(settings.tick_seconds), name="hub-tick"))
-        if settings.write_kubeconfig and rt.settings.source == "sim":
+        if settings.write_kubeconfig and rt.settings.source == "sim" and settings.port:
             try:
                 write_kubeconfig(settings.write_kubeconfig, settings, rt.api_token)
             except OSError as e:
