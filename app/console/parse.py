@@ -144,6 +144,13 @@ def _bool_value(name: str, value: str | None) -> bool:
     raise Refused(f"refused {name}={value}: expected true or false")
 
 
+def _check_verb(verb: str) -> None:
+    if verb in REFUSED_VERBS:
+        raise Refused(f"refused kubectl {verb}: {REFUSED_VERBS[verb]}")
+    if verb not in VERBS:
+        raise Refused(f"refused kubectl {verb}: the console runs only {', '.join(VERBS)}")
+
+
 def parse_command(line: str, shipped: Collection[str] = ()) -> Command:
     """Check a command line; returns the Command to run or raises Refused naming what and why."""
     if len(line) > MAX_COMMAND_CHARS:
@@ -157,7 +164,9 @@ def parse_command(line: str, shipped: Collection[str] = ()) -> Command:
         raise Refused(f"refused {words[0]!r}: this console runs only kubectl commands (start with `kubectl`)")
     placeholder = _PLACEHOLDER.search(line)
     if placeholder:
-        raise Refused(f"replace {placeholder.group()} with a real name (kubectl get pods lists them)")
+        raise Refused(
+            f"refused {placeholder.group()}: replace it with a real name (kubectl get pods lists them)"
+        )
     args = words[1:]
     positionals: list[str] = []
     manifests: list[str] = []
@@ -174,6 +183,8 @@ def parse_command(line: str, shipped: Collection[str] = ()) -> Command:
             raise Refused("refused '--': nothing after it is needed by the lessons' commands")
         if not word.startswith("-") or word == "-":
             positionals.append(word)
+            if len(positionals) == 1:
+                _check_verb(word)  # before the flags after it: `exec -it` is refused for exec
             continue
         name, value = _split_flag(word)
         if name in REFUSED_FLAGS:
@@ -207,10 +218,6 @@ def parse_command(line: str, shipped: Collection[str] = ()) -> Command:
     if not positionals:
         raise Refused("which command? e.g. kubectl get pods")
     verb = positionals[0]
-    if verb in REFUSED_VERBS:
-        raise Refused(f"refused kubectl {verb}: {REFUSED_VERBS[verb]}")
-    if verb not in VERBS:
-        raise Refused(f"refused kubectl {verb}: the console runs only {', '.join(VERBS)}")
     if verb == "rollout":
         sub = positionals[1] if len(positionals) > 1 else ""
         if sub not in ROLLOUT_SUBCOMMANDS:
