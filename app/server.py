@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -290,8 +290,10 @@ def create_app(
         return HTMLResponse(html, headers=NO_STORE)
 
     @app.get("/api/snapshot")
-    async def snapshot() -> JSONResponse:
-        return JSONResponse(rt.hub.snapshot(), headers=NO_STORE)
+    async def snapshot() -> Response:
+        # the same encoded text new streams start with: one encoding per seq, however many ask
+        data = rt.hub.snapshot_message().data
+        return Response(data, media_type="application/json", headers=NO_STORE)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
