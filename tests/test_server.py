@@ -397,3 +397,37 @@ async def test_sim_kubernetes_api_is_mounted_with_its_token() -> None:
         names = {p["metadata"]["name"] for p in r.json()["items"]}
         snap = await snapshot(client)
         assert names == {p["name"] for p in snap["pods"].values()}
+
+
+# ---- the sim source -------------------------------------------------------------------
+def test_sim_source_lists_every_watched_kind_then_streams_changes() -> None:
+    from app.sim.clock import SimClock
+    from app.sim.cluster import SimCluster
+    from app.sources.base import Change
+    from app.sources.sim import SimSource
+
+    clock = SimClock()
+    cluster = SimCluster(clock)
+    cluster.start()
+    items: list[Any] = []
+    unsubscribe = SimSource(cluster).start(items.append)
+    assert isinstance(items[0], Status) and items[0].state == "live"
+    resyncs = items[1:]
+    assert [r.kind for r in resyncs] == list(WATCHED_KINDS)
+    assert all(isinstance(r, Resync) for r in resyncs)
+    nodes = next(r for r in resyncs if r.kind == "Node").objs
+    assert {n["metadata"]["name"] for n in nodes} == {"node-1", "node-2", "node-3"}
+
+    items.clear()
+    cluster.load_lesson()
+    clock.advance(30)
+    assert items and all(isinstance(i, Change) for i in items)
+    assert {i.kind for i in items} <= set(WATCHED_KINDS)  # no Deployments, ReplicaSets, Events
+    assert any(i.kind == "Pod" and i.type == "ADDED" for i in items)
+    assert any(i.kind == "EndpointSlice" for i in items)
+
+    unsubscribe()
+    items.clear()
+    cluster.scale("default", "shipping-api", 1)
+    clock.advance(30)
+    assert items == []
