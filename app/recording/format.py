@@ -179,6 +179,11 @@ class State:
         self.objects: dict[str, dict[tuple[str, str], Obj]] = {}
         self.status: Status | None = None
 
+    @property
+    def empty(self) -> bool:
+        """True until the first item: there is no state to begin a recording with."""
+        return self.status is None and not self.objects
+
     def apply(self, item: SourceItem) -> None:
         if isinstance(item, Status):
             self.status = item

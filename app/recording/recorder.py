@@ -94,7 +94,7 @@ class Recorder:
             self._last_t = 0.0
             self.items = self.bytes = self.skipped = 0
             self.message = None
-            if self._write(header_line(self.cluster, self._started)):
+            if self._write(header_line(self.cluster, self._started)) and not self._state.empty:
                 for item in self._state.items():
                     if not self._write_item(item, t=0.0):
                         break
