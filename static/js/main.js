@@ -145,7 +145,13 @@ if (boot) {
   render();
 }
 
-const connection = createConnection({ url: "events", getSeq: () => (model ? model.seq : null) });
+// ?stale=SECONDS: how long a lost stream counts as "reconnecting" before the badge says STALE
+const staleSeconds = Number(new URLSearchParams(location.search).get("stale"));
+const connection = createConnection({
+  url: "events",
+  getSeq: () => (model ? model.seq : null),
+  staleAfterMs: staleSeconds > 0 ? staleSeconds * 1000 : 15000,
+});
 connection.onState((s) => header.setLink(s));
 connection.onMessage((msg) => {
   const result = reduce(model, msg);

@@ -150,3 +150,19 @@ def test_reduced_motion_runs_no_animations(browser_context: Any, stub_url: str) 
         assert running == 0
     finally:
         page.close()
+
+
+def test_a_stream_that_stays_away_turns_the_badge_stale_then_live(page: Any, stub_url: str) -> None:
+    page.goto(stub_url + "?stale=1")
+    wait_ready_count(page, SHIPPING, 4)
+    page.wait_for_function("() => window.slicescope.link.state === 'live'")
+    page.route("**/events*", lambda route: route.abort())  # the server is unreachable from now on
+    post_json(stub_url + "api/debug/drop-streams")
+    badge = page.locator('[data-part="badge"]')
+    page.wait_for_function("() => window.slicescope.link.state === 'reconnecting'", polling="raf")
+    page.wait_for_function("() => window.slicescope.link.state === 'stale'", timeout=5000)
+    assert "STALE" in badge.inner_text() and "no updates since" in badge.inner_text()
+    page.unroute("**/events*")
+    page.wait_for_function("() => window.slicescope.link.state === 'live'", timeout=15000)
+    assert "LIVE" in badge.inner_text()
+    model_matches_snapshot(page, stub_url)
