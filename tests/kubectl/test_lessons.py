@@ -139,6 +139,18 @@ def test_lesson_000_endpoints_relabel_and_readiness(tmp_path: Path) -> None:
         assert ready == {ip for n, ip in ip_now.items() if n != flaky}
         assert ip_of[relabeled] not in ready
 
+        pod_text = lc.kubectl("describe", "pod", flaky).stdout
+        assert _describe_field(pod_text, "Name") == flaky and _describe_field(pod_text, "IP") == ip_now[flaky]
+        assert "Readiness probe failed" in pod_text  # the kubelet stand-in's Unhealthy event, found by uid
+        deploy_text = lc.kubectl("describe", "deployment", "shipping-api").stdout
+        assert _describe_field(deploy_text, "Selector") == "app=shipping-api"
+        assert "ScalingReplicaSet" in deploy_text
+        slice_text = lc.kubectl(
+            "describe", "endpointslices", "-l", "kubernetes.io/service-name=shipping-api-service"
+        )
+        assert _describe_field(slice_text.stdout, "AddressType") == "IPv4"
+        assert f"TargetRef:  Pod/{flaky}" in slice_text.stdout
+
         slices = lc.kubectl("get", "endpointslices").stdout
         assert _header(slices) == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
         ours = [r for r in _rows(slices) if r[0].startswith("shipping-api-service-")]
