@@ -96,11 +96,15 @@ class Client:
 
 
 class Hub:
-    def __init__(self, engine: Engine, *, buffer_messages: int, client_queue_messages: int) -> None:
+    def __init__(
+        self, engine: Engine, *, buffer_messages: int, client_queue_messages: int, first_seq: int = 0
+    ) -> None:
         if buffer_messages < 1 or client_queue_messages < 1:
             raise ValueError("buffer_messages and client_queue_messages must be at least 1")
         self.engine = engine
-        self.seq = 0
+        # The server starts from a time-based seq, so a browser holding an id from an earlier
+        # run of the server gets a snapshot (its id is too old) instead of wrong deltas.
+        self.seq = first_seq
         self.buffer: deque[Message] = deque(maxlen=buffer_messages)
         self.client_queue_messages = client_queue_messages
         self.clients: set[Client] = set()

@@ -144,6 +144,7 @@ def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None
         engine,
         buffer_messages=settings.buffer_messages,
         client_queue_messages=settings.client_queue_messages,
+        first_seq=int(time.time() * 1000),
     )
     return Runtime(
         settings=settings,

@@ -123,8 +123,11 @@ class RealtimeDriver:
                 if timeout == 0.0:
                     await asyncio.sleep(0)
                     continue
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # lands as the wait completes, and the driver would then never stop.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
         finally:
