@@ -68,6 +68,15 @@ async def _stop(proc: asyncio.subprocess.Process, grace: float) -> None:
     await proc.wait()
 
 
+async def _drain(proc: asyncio.subprocess.Process, grace: float) -> None:
+    """Read a stopped process's output to its end, so its pipe transport closes (no ResourceWarning)."""
+    assert proc.stdout is not None
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(grace):
+            while await proc.stdout.read(65536):
+                pass
+
+
 async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
     assert proc.stdin is not None
     try:
@@ -159,6 +168,7 @@ async def run_kubectl(
             yield Finished(None if stopped else proc.returncode, timed_out=timed_out, truncated=truncated)
         finally:
             await _stop(proc, limits.kill_grace_seconds)
+            await _drain(proc, limits.kill_grace_seconds)
             if feeder is not None:
                 feeder.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
