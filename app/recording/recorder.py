@@ -138,7 +138,7 @@ class Recorder:
         self._file = None
         if message:
             self.message = message
-            log.warning("recording %s stopped: %s", self.path, message)
+            log.warning("recording %s ended: %s", self.path, message)
 
     def _write_item(self, item: SourceItem, t: float | None = None) -> bool:
         if t is None:
