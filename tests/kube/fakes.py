@@ -8,15 +8,11 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from app.sources.base import Change, Resync, SourceItem, Status
 from app.sources.watching import ApiError, Obj, Target
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-k8s-v1.36"
-if not FIXTURES.is_dir():  # a clone elsewhere: the shared folder sits next to the checkout
-    FIXTURES = Path("/work/shared/fixtures/real-k8s-v1.36")
+from tests.paths import FIXTURES
 
 
 def fixture_json(name: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +13,10 @@ from app.sim.controllers.endpointslice import EndpointSliceController
 from app.sim.controllers.mirroring import EndpointSliceMirroringController
 from app.sim.store import ObjectStore, StoreEvent
 from app.timefmt import rfc3339
+from tests.paths import FIXTURES
 
 Obj = dict[str, Any]
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-k8s-v1.36"
+
 SLICE_LABEL = "kubernetes.io/service-name"
 TRIGGER = "endpoints.kubernetes.io/last-change-trigger-time"
 
