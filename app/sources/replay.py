@@ -95,6 +95,10 @@ class ReplaySource:
         elapsed = max(0.0, self._clock() - self._base_clock)
         return min(self.duration, self._base_pos + elapsed * self._speed)
 
+    def now(self) -> float:
+        """The recorded epoch time at the current position (for the view's timeline times)."""
+        return self.recording.header.started + self.position
+
     def state(self) -> dict[str, Any]:
         return {
             "playing": self._playing,

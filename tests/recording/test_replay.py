@@ -91,6 +91,8 @@ def test_pause_holds_the_position_and_play_goes_on(session: Session) -> None:
     assert replay.state()["position"] == pytest.approx(relabel + 15)
     assert watcher.current() == session.view_at(relabel + 15)
 
+    assert replay.now() == read_recording(session.path).header.started + relabel + 15
+
     replay.set_speed(2)
     fake.now += 10
     replay.pump()
