@@ -53,3 +53,25 @@ def test_generate_name_and_watch_history_expiry():
     assert err.value.code == 410 and err.value.reason == "Expired"
     recent = store.events_since(start + 3)
     assert [e.rv for e in recent] == [start + 4, start + 5]
+
+
+async def test_realtime_driver_moves_an_idle_clock():
+    import asyncio
+
+    from app.sim.clock import RealtimeDriver
+
+    fake = [100.0]
+    clock = SimClock()
+    start = clock.now()
+    driver = RealtimeDriver(clock, speed=2.0, monotonic=lambda: fake[0])
+    task = asyncio.create_task(driver.run())
+    await asyncio.sleep(0)
+    fake[0] += 5  # five real seconds pass with no timer due
+    assert clock.now() == start + 10  # an object created now gets the current time
+    ran: list[float] = []
+    clock.call_soon(lambda: ran.append(clock.now()))
+    await asyncio.sleep(0.01)
+    assert ran == [start + 10]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert clock.live_time is None

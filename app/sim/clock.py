@@ -40,8 +40,14 @@ class SimClock:
         self._order = itertools.count()
         # Set by a realtime driver so a timer scheduled from an HTTP handler wakes it.
         self.on_schedule: Callable[[], None] | None = None
+        # Set by a realtime driver: the simulated time right now, between the driver's wake-ups.
+        self.live_time: Callable[[], float] | None = None
 
     def now(self) -> float:
+        if self.live_time is not None:
+            # Driven by the event loop: an idle cluster's clock still moves, so an object
+            # created through the API between timers gets the right creationTimestamp.
+            self._now = max(self._now, self.live_time())
         return self._now
 
     def call_at(self, when: float, fn: Callable[[], object]) -> Timer:
@@ -112,10 +118,15 @@ class RealtimeDriver:
     async def run(self) -> None:
         base_sim = self.clock.now()
         base_real = self._monotonic()
+
+        def live() -> float:
+            return base_sim + (self._monotonic() - base_real) * self.speed
+
         self.clock.on_schedule = self._wake.set
+        self.clock.live_time = live
         try:
             while True:
-                self.clock.set_time(base_sim + (self._monotonic() - base_real) * self.speed)
+                self.clock.set_time(live())
                 self.clock.run_due()
                 nxt = self.clock.next_deadline()
                 self._wake.clear()
@@ -132,3 +143,4 @@ class RealtimeDriver:
                     pass
         finally:
             self.clock.on_schedule = None
+            self.clock.live_time = None
