@@ -1,16 +1,15 @@
-"""Loading the real v1.36 captures in ../shared/fixtures/real-k8s-v1.36 (skip when absent)."""
+"""Loading the real v1.36 captures vendored in tests/fixtures/real-k8s-v1.36."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.timefmt import parse_rfc3339
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-k8s-v1.36"
 # When the Tables were captured: the `date` header of the capture (ages in table-*.json count from it).
 CAPTURED_AT = parse_rfc3339("2026-11-22T03:07:49Z")
 
