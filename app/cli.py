@@ -168,5 +168,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: kubectl --kubeconfig {settings.write_kubeconfig} get endpoints -w", flush=True)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"{PROG}: warning: listening on {settings.host}, not only this machine", file=sys.stderr)
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=5)
     return 0
+
+
+_TOKEN_IN_PATH = re.compile(r"/t/[^/\s\"]+")
+
+
+class RedactTokens(logging.Filter):
+    """Keeps the simulated API's bearer token (part of the URL path for plain-http kubectl) out of logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_PATH.sub("/t/<token>", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True

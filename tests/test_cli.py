@@ -242,3 +242,21 @@ def test_python_m_app_serves_and_a_second_one_watches_it_through_its_kubeconfig(
     assert sim_done["rc"] == 0, sim_done["err"]  # Ctrl+C stops it cleanly
     assert f"{sim}/" in sim_done["out"]
     assert "Traceback" not in sim_done["err"]
+
+
+def test_access_log_never_shows_the_api_token():
+    import logging
+
+    from app.cli import RedactTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/k8s/t/s3cr3t-tok/api/v1/pods?watch=1", "1.1", 200),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    assert "s3cr3t" not in record.getMessage() and "/k8s/t/<token>/api/v1/pods" in record.getMessage()
