@@ -5,10 +5,12 @@ would send them; the cluster's store is read on the server's loop through a test
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -325,3 +327,36 @@ async def test_kubectl_not_installed() -> None:
         assert refused.status_code == 400  # a refusal is said first, whatever is installed
         bad = await client.post("/api/console/run", content=b"not json")
         assert bad.status_code == 400 and "command" in bad.json()["error"]
+
+
+def kubectl_children(*args: str) -> list[int]:
+    """Our own kubectl child processes running with these arguments (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        words = [w.decode(errors="replace") for w in cmdline if w]
+        if ppid == os.getpid() and words[:1] and words[0].endswith("kubectl") and words[1:] == list(args):
+            found.append(int(entry.name))
+    return found
+
+
+def test_leaving_a_stream_stops_its_kubectl(console: Console) -> None:
+    args = ("get", "endpointslices", "--watch")
+    with console.client.stream(
+        "POST", "/api/console/stream", json={"command": "kubectl " + " ".join(args)}
+    ) as r:
+        events = sse_events(r)  # one generator: dropping it would close the response early
+        event, data = next(events)
+        assert event == "output" and data["text"].startswith("NAME")
+        assert kubectl_children(*args), "kubectl should be running while the stream is read"
+        left = time.monotonic()
+    # the client went away well before the time limit: the server stops kubectl then, not at the limit
+    wait_for(lambda: not kubectl_children(*args), timeout=WATCH_SECONDS + 5, what="kubectl stopped")
+    assert time.monotonic() - left < WATCH_SECONDS - 0.5
