@@ -9,5 +9,6 @@ setup(
         "app._static": ["**/*"],
         "app._templates": ["**/*"],
         "app.scenarios": ["library/*.yaml"],
+        "app.console": ["manifests/*.yaml"],
     },
 )
