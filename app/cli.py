@@ -66,7 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kube.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (default)")
     kube.add_argument("--allow-actions", action="store_true", help="allow scale / label / delete")
+
+    rec = p.add_argument_group("record and replay")
+    rec.add_argument("--replay", metavar="FILE", help="play a recording instead of watching a cluster")
+    rec.add_argument(
+        "--replay-speed", type=float, default=None, metavar="X", help="replay speed, 0.1..100 (default 1)"
+    )
+    rec.add_argument("--record", metavar="FILE", help="record this session to FILE (JSON Lines)")
+    rec.add_argument(
+        "--recordings-dir", default=".", metavar="DIR", help="where the page's recordings go (default .)"
+    )
+
+    cls = p.add_argument_group("classroom")
+    cls.add_argument("--scenario", metavar="FILE", help="offer this scenario file next to the built-in ones")
+    cls.add_argument(
+        "--present",
+        action="store_true",
+        help="presenter mode: only the presenter's URL (with its token) can change the cluster",
+    )
+    cls.add_argument("--present-token", metavar="T", help="the presenter's token (implies --present)")
     return p
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9._~-]{8,200}$")
 
 
 def settings_from_args(argv: Sequence[str] | None = None) -> tuple[Settings, str]:
@@ -92,10 +114,11 @@ def settings_from_args(argv: Sequence[str] | None = None) -> tuple[Settings, str
     for ns in args.namespace:
         if len(ns) > 63 or not _DNS_LABEL.match(ns):
             raise UsageError(f"--namespace {ns!r}: not a valid namespace name")
+    _check_classroom_args(args, real)
     return Settings(
         host=args.host,
         port=args.port,
-        source="kube" if real else "sim",
+        source="replay" if args.replay else "kube" if real else "sim",
         kubeconfig=args.kubeconfig,
         context=args.context,
         in_cluster=args.in_cluster,
@@ -106,7 +129,57 @@ def settings_from_args(argv: Sequence[str] | None = None) -> tuple[Settings, str
         sim_seed=args.seed,
         sim_lesson=not args.no_lesson,
         write_kubeconfig=args.write_kubeconfig,
+        replay=args.replay,
+        replay_speed=1.0 if args.replay_speed is None else args.replay_speed,
+        record=args.record,
+        recordings_dir=args.recordings_dir,
+        scenario=args.scenario,
+        present=bool(args.present or args.present_token),
+        present_token=args.present_token,
     ), args.log_level
+
+
+def _check_classroom_args(args: argparse.Namespace, real: bool) -> None:
+    """Record, replay, scenario and presenter flags: what excludes what."""
+    from app.sources.replay import check_speed
+
+    if args.replay:
+        if real:
+            raise UsageError("--replay plays a recording: leave out --kube, --kubeconfig and --context")
+        if args.write_kubeconfig:
+            raise UsageError("--write-kubeconfig is for the simulated cluster, not a replay")
+        if args.record and os.path.abspath(args.record) == os.path.abspath(args.replay):
+            raise UsageError("--record would overwrite the recording --replay plays: choose another file")
+    if args.replay_speed is not None:
+        if not args.replay:
+            raise UsageError("--replay-speed is for --replay FILE")
+        try:
+            check_speed(args.replay_speed)
+        except ValueError as e:
+            raise UsageError(f"--replay-speed: {e}") from None
+    if not os.path.isdir(os.path.expanduser(args.recordings_dir)):
+        raise UsageError(f"--recordings-dir {args.recordings_dir}: no such folder")
+    if args.scenario:
+        if real or args.replay:
+            raise UsageError("--scenario runs on the simulated cluster: leave out --kube and --replay")
+        if not os.path.isfile(os.path.expanduser(args.scenario)):
+            raise UsageError(f"--scenario {args.scenario}: no such file")
+    if args.present_token is not None and not _TOKEN.match(args.present_token):
+        raise UsageError("--present-token: 8 to 200 letters, digits, '.', '_', '~' or '-'")
+
+
+def presenter_url(host: str, port: int, token: str) -> str:
+    from urllib.parse import quote
+
+    return f"{page_url(host, port)}?token={quote(token, safe='')}"
+
+
+def _is_startup_error(e: BaseException) -> bool:
+    """A recording that cannot be played or a scenario that cannot be loaded: one line, exit 2."""
+    from app.recording.format import RecordingError
+    from app.scenarios.loader import ScenarioError
+
+    return isinstance(e, (RecordingError, ScenarioError)) or _is_kube_config_error(e)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -150,9 +223,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             app = create_app(settings)
         except Exception as e:
-            if _is_kube_config_error(e):
+            if _is_startup_error(e):
                 raise UsageError(str(e)) from None
             raise
+        if settings.record:
+            from app.recording.format import RecordingError
+
+            try:  # now, so a bad path is reported before serving; the lifespan stops it
+                app.state.runtime.recorder.start(settings.record)
+            except RecordingError as e:
+                raise UsageError(f"--record: {e}") from None
         if settings.write_kubeconfig:
             try:  # once now, so a bad path is reported before serving
                 write_kubeconfig(settings.write_kubeconfig, settings, app.state.runtime.api_token)
@@ -162,10 +242,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    where = app.state.runtime.info.name
+    rt = app.state.runtime
+    where = rt.info.name
     print(f"{PROG}: {where} at {page_url(settings.host, settings.port)}", flush=True)
     if settings.write_kubeconfig:
         print(f"{PROG}: kubectl --kubeconfig {settings.write_kubeconfig} get endpoints -w", flush=True)
+    if settings.record:
+        print(f"{PROG}: recording to {settings.record}", flush=True)
+    if rt.present_token:
+        control = presenter_url(settings.host, settings.port, rt.present_token)
+        print(f"{PROG}: presenter (controls): {control}")
+        print(f"{PROG}: class (read-only):    {page_url(settings.host, settings.port)}")
+        if settings.host in ("127.0.0.1", "localhost", "::1"):
+            note = (
+                "for a class on other machines, start with --host 0.0.0.0 "
+                "and give them this computer's address"
+            )
+        else:
+            note = "the class opens the read-only URL with this computer's address in place of 127.0.0.1"
+        print(f"{PROG}: {note}", flush=True)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"{PROG}: warning: listening on {settings.host}, not only this machine", file=sys.stderr)
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())

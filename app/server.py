@@ -1,5 +1,6 @@
-"""create_app(settings): builds source -> view engine -> hub, serves the page, the snapshot, the SSE
-stream, actions and explanations, and (for the simulated cluster) its Kubernetes API."""
+"""create_app(settings): builds source -> recorder tap -> view engine -> hub, serves the page, the
+snapshot, the SSE stream, actions, explanations, record/replay controls, classroom scenarios, the
+kubectl console and (for the simulated cluster) its Kubernetes API; guards changes with --present."""
 
 from __future__ import annotations
 
@@ -22,8 +23,14 @@ from markupsafe import Markup
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.actions import ActionContext, ActionTarget, SourceActions, build_router
+from app.classroom.auth import PresenterGuard, new_token
+from app.classroom.live import LiveSim
+from app.classroom.routes import scenario_router
+from app.classroom.session import ScenarioSession
 from app.hub import Hub
 from app.paths import STATIC_DIR, TEMPLATES_DIR
+from app.recording.recorder import Recorder
+from app.recording.routes import record_router, replay_router
 from app.settings import Settings
 from app.sources.base import ClusterInfo, SourceItem, Status
 from app.static_files import AssetHasher, HashedStaticFiles
@@ -71,8 +78,32 @@ class Runtime:
     cluster: Any = None
     clock: Any = None
     api_token: str = ""
+    recorder: Any = None  # the Recorder every source item passes through (record from any moment)
+    live: Any = None  # LiveSim: the swappable simulated cluster (sim source only)
+    session: Any = None  # ScenarioSession: classroom scenarios
+    present_token: str | None = None  # with --present: what state-changing requests must carry
     connection: Status = field(default_factory=lambda: Status("connecting"))
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def publish_classroom(self, value: dict[str, Any] | None) -> None:
+        """meta.classroom for every browser."""
+        try:
+            self.engine.set_classroom(value)
+        except Exception:
+            log.exception("the view engine could not take the classroom state")
+        self.hub.poke()
+
+    def reset_view(self) -> None:
+        """Forget the view (a scenario's cluster or a replay's seek rebuilds it from Resyncs)."""
+        try:
+            self.engine.reset()
+        except Exception:
+            log.exception("the view engine could not reset")
+        self.hub.poke()
+
+    def on_swap(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self.clock = cluster.clock
 
     def emit(self, item: SourceItem) -> None:
         """The source's callback: one bad object is logged and skipped, never fatal."""
@@ -107,6 +138,17 @@ def _build_sim(settings: Settings) -> tuple[Any, Any]:
     return clock, cluster
 
 
+def scenario_library(settings: Settings) -> dict[str, Any]:
+    """The built-in scenarios, and the --scenario file's (ScenarioError names file and line)."""
+    from app.scenarios import builtin_scenarios, load_scenario
+
+    library = builtin_scenarios()
+    if settings.scenario:
+        own = load_scenario(settings.scenario)
+        library = {own.name: own, **{k: v for k, v in library.items() if k != own.name}}
+    return library
+
+
 def api_server_url(settings: Settings, port: int | None = None) -> str:
     """Where the simulated cluster's Kubernetes API answers (loopback when bound to every address)."""
     host = settings.host
@@ -128,6 +170,7 @@ def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None
     from app.sources.factory import make_source
     from app.view.engine import ViewEngine
 
+    library = scenario_library(settings)  # first: a bad --scenario file is reported before anything runs
     clock = None
     if settings.source == "sim" and source is None and cluster is None:
         clock, cluster = _build_sim(settings)
@@ -136,7 +179,14 @@ def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None
     if source is None:
         source = make_source(settings, cluster)
     info: ClusterInfo = source.info
-    now = clock.now if clock is not None else time.time
+    live: LiveSim | None = None
+    if settings.source == "sim" and cluster is not None and clock is not None:
+        live = LiveSim(cluster, source, speed=settings.sim_speed, reset_view=lambda: rt.reset_view())
+        now: Any = live.now
+    elif settings.source == "replay" and hasattr(source, "now"):
+        now = source.now
+    else:
+        now = clock.now if clock is not None else time.time
     engine = ViewEngine(
         info, actions_enabled=settings.actions_enabled, timeline_limit=settings.timeline_limit, now=now
     )
@@ -146,7 +196,8 @@ def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None
         client_queue_messages=settings.client_queue_messages,
         first_seq=int(time.time() * 1000),
     )
-    return Runtime(
+    present_token = (settings.present_token or new_token()) if settings.present else None
+    rt = Runtime(
         settings=settings,
         info=info,
         source=source,
@@ -155,11 +206,31 @@ def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None
         cluster=cluster,
         clock=clock,
         api_token=settings.api_token or secrets.token_urlsafe(24),
+        recorder=Recorder(info),
+        live=live,
+        present_token=present_token,
     )
+    if live is not None:
+        live.on_swap.append(rt.on_swap)
+    if hasattr(source, "on_seek"):  # a replay's seek: forget the view, the seek's Resyncs rebuild it
+        source.on_seek = rt.reset_view
+    rt.session = ScenarioSession(
+        library,
+        live=live,
+        presenting=settings.present,
+        publish=rt.publish_classroom,
+        make_default=lambda: _build_sim(settings)[1],
+        seed=settings.sim_seed,
+        max_endpoints_per_slice=settings.max_endpoints_per_slice,
+        speed=settings.sim_speed,
+    )
+    return rt
 
 
 def _action_target(rt: Runtime) -> ActionTarget | None:
     """The sim cluster, or a real cluster through the kube source's `act` (with --allow-actions)."""
+    if rt.live is not None:
+        return rt.live.proxy  # follows a classroom scenario's cluster
     if rt.cluster is not None and rt.settings.source == "sim":
         return rt.cluster
     if rt.settings.allow_actions and hasattr(rt.source, "act"):
@@ -173,7 +244,8 @@ def _mount_k8s_api(app: FastAPI, rt: Runtime) -> None:
     except ImportError as e:
         log.warning("the simulated cluster's Kubernetes API is not available: %s", e)
         return
-    app.mount(rt.settings.api_prefix, create_k8s_api(rt.cluster, rt.api_token))
+    cluster = rt.live.proxy if rt.live is not None else rt.cluster  # kubectl follows a scenario swap
+    app.mount(rt.settings.api_prefix, create_k8s_api(cluster, rt.api_token))
 
 
 def _templates() -> Environment:
@@ -186,7 +258,7 @@ def _templates() -> Environment:
 
 async def _run_source(rt: Runtime) -> None:
     try:
-        await rt.source.run(rt.emit)
+        await rt.source.run(rt.recorder.tap(rt.emit))
     except asyncio.CancelledError:
         raise
     except Exception as e:  # a source should report Status itself; this is the last resort
@@ -236,13 +308,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if rt.clock is not None and rt.settings.source == "sim":
-            from app.sim.clock import RealtimeDriver
-
-            driver = RealtimeDriver(rt.clock, speed=settings.sim_speed)
-            rt.tasks.append(asyncio.create_task(driver.run(), name="sim-clock"))
+        if settings.record and not rt.recorder.recording:
+            try:  # the CLI starts it before serving (to report a bad path); tests start it here
+                rt.recorder.start(settings.record)
+            except Exception as e:
+                log.error("could not record: %s", e)
+        if rt.live is not None:
+            rt.live.start()
+        rt.session.publish()
         rt.tasks.append(asyncio.create_task(_run_source(rt), name="source"))
         rt.tasks.append(asyncio.create_task(rt.hub.run(settings.tick_seconds), name="hub-tick"))
+        rt.tasks.append(asyncio.create_task(rt.session.refresh_forever(), name="classroom-refresh"))
         if settings.write_kubeconfig and rt.settings.source == "sim" and settings.port:
             try:
                 write_kubeconfig(settings.write_kubeconfig, settings, rt.api_token)
@@ -253,9 +329,13 @@ def create_app(
             yield
         finally:
             rt.hub.drop_all()
+            await rt.session.close()
+            if rt.live is not None:
+                await rt.live.stop()
             tasks, rt.tasks = rt.tasks, []
             tasks += _sse_shutdown_watchers()
             await cancel_all(tasks)
+            rt.recorder.stop()
 
     app = FastAPI(title="slicescope", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = rt
@@ -273,6 +353,11 @@ def create_app(
             )
         )
     )
+
+    app.include_router(replay_router(lambda: rt.source if settings.source == "replay" else None))
+    app.include_router(record_router(lambda: rt.recorder, directory=settings.recordings_dir))
+    app.include_router(scenario_router(rt.session))
+    _include_console(app, rt)
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> HTMLResponse:
@@ -343,7 +428,28 @@ def create_app(
     app.mount("/static", HashedStaticFiles(directory=STATIC_DIR, hasher=hasher), name="static")
     if rt.settings.source == "sim" and rt.cluster is not None:
         _mount_k8s_api(app, rt)
+    if rt.present_token is not None:
+        app.add_middleware(PresenterGuard, token=rt.present_token)
     return app
+
+
+def _include_console(app: FastAPI, rt: Runtime) -> None:
+    """The page's kubectl console, against the simulated cluster's API (enabled for the sim only)."""
+    try:
+        from app.console.routes import ConsoleContext, console_router, local_api_url
+    except ImportError as e:
+        log.warning("the kubectl console is not available: %s", e)
+        return
+    enabled = rt.settings.source == "sim" and rt.live is not None
+
+    def context(request: Request) -> ConsoleContext:
+        if not enabled:
+            return ConsoleContext(enabled=False)
+        return ConsoleContext(
+            enabled=True, server_url=local_api_url(request, rt.settings.api_prefix), token=rt.api_token
+        )
+
+    app.include_router(console_router(context))
 
 
 def _explain(fn: Any, what: str, namespace: str, name: str) -> JSONResponse:

@@ -12,7 +12,7 @@ class Settings:
     port: int = 8000
 
     # --- where the data comes from ---
-    source: str = "sim"  # "sim" (built-in simulated cluster) | "kube" (real cluster)
+    source: str = "sim"  # "sim" (built-in simulated cluster) | "kube" (real cluster) | "replay" (a recording)
     kubeconfig: str | None = None  # path; None with source="kube" means $KUBECONFIG then ~/.kube/config
     context: str | None = None
     in_cluster: bool = False
@@ -27,6 +27,17 @@ class Settings:
     api_prefix: str = "/k8s"  # where the simulated cluster's Kubernetes API is served
     api_token: str | None = None  # bearer token for that API; None: a random one per start
     write_kubeconfig: str | None = None  # path to write a kubeconfig for the simulated cluster
+
+    # --- record and replay (docs/recording.md) ---
+    replay: str | None = None  # path of a recording to play instead of a cluster (source "replay")
+    replay_speed: float = 1.0  # recorded seconds per real second, 0.1..100
+    record: str | None = None  # path to record this session to, from startup to shutdown
+    recordings_dir: str = "."  # where recordings started from the page are written
+
+    # --- classroom ---
+    scenario: str | None = None  # a user scenario file, offered next to the built-in ones
+    present: bool = False  # presenter mode: every state-changing request needs the presenter's token
+    present_token: str | None = None  # that token; None with present=True: a random one per start
 
     # --- the stream to browsers ---
     # Changes within one tick go out as one message (bursts coalesce); 25 ms keeps the p99

@@ -1,0 +1,1 @@
+"""Classroom mode: scenarios stepped on the live simulated cluster, and the presenter's token."""
