@@ -39,4 +39,12 @@ KINDS: dict[str, KindInfo] = {
 BY_PLURAL: dict[tuple[str, str], KindInfo] = {(k.group, k.plural): k for k in KINDS.values()}
 
 # What the dashboard watches, in the order a fresh view is best built.
-WATCHED_KINDS: tuple[str, ...] = ("Node", "Service", "Pod", "EndpointSlice", "Endpoints")
+WATCHED_KINDS: tuple[str, ...] = (
+    "Node",
+    "Service",
+    "Deployment",
+    "ReplicaSet",
+    "Pod",
+    "EndpointSlice",
+    "Endpoints",
+)

@@ -155,7 +155,8 @@ def _exclusion_sentence(svc: Service, pod: Pod, code: str) -> str:
     if code == "terminal":
         return f"The pod has finished (phase {pod.phase}); finished pods are never endpoints."
     if code == "no-ip":
-        return f"The pod has no IP yet ({pod.reason or pod.status}), so it cannot be an endpoint."
+        why = pod.status if not pod.reason or pod.reason.startswith("no IP yet") else pod.reason
+        return f"The pod has no IP yet ({why}), so it cannot be an endpoint."
     if code == "terminating":
         return (
             "The pod is being deleted: it stays listed as terminating (ready=false"
@@ -164,7 +165,7 @@ def _exclusion_sentence(svc: Service, pod: Pod, code: str) -> str:
         )
     if code == "not-ready":
         return (
-            f"The pod is not Ready ({pod.reason or 'not ready'}): it is listed with ready=false "
+            f"The pod is not Ready: {pod.reason or 'not ready'}. It is listed with ready=false "
             "(notReadyAddresses in Endpoints) and gets no traffic until it is Ready."
         )
     names = ", ".join(f"'{m}'" for m in missing_ports(svc, pod))

@@ -1,8 +1,12 @@
 """The view engine: applies source items to the index, marks only the affected views dirty, and on
-take_ops() recomputes those, publishing put/del/timeline/meta ops per docs/view-model.md. No I/O."""
+take_ops() recomputes those, publishing put/del/timeline/timeline-clear/meta ops per
+docs/view-model.md. No I/O."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import heapq
 import logging
 import time
 from collections import Counter, deque
@@ -12,9 +16,27 @@ from typing import Any
 from app.sources.base import Change, ClusterInfo, Resync, SourceItem, Status
 from app.view.diagnosis import pod_verdict
 from app.view.index import Index, Key, selector_matches
-from app.view.projector import Cache, View, project_pod, project_service, selected_pods
-from app.view.slim import SLIMMERS, Endpoints, EndpointSlice, Pod, Service, Slim, object_key, slim
-from app.view.timeline import Entry, diff_pod, diff_service, draft
+from app.view.projector import (
+    Cache,
+    View,
+    project_deployment,
+    project_pod,
+    project_service,
+    selected_pods,
+)
+from app.view.slim import (
+    SLIMMERS,
+    Deployment,
+    Endpoints,
+    EndpointSlice,
+    Pod,
+    ReplicaSet,
+    Service,
+    Slim,
+    object_key,
+    slim,
+)
+from app.view.timeline import Entry, diff_deployment, diff_pod, diff_service, draft, rollout
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +45,11 @@ NEAR_MISS_PODS = 20  # pods shown by explain_service when none matches the selec
 
 def _skey(key: Key) -> str:
     return f"{key[0]}/{key[1]}"
+
+
+def _key(skey: str) -> Key:
+    ns, _, name = skey.partition("/")
+    return (ns, name)
 
 
 class ViewEngine:
@@ -49,16 +76,22 @@ class ViewEngine:
             "problems": [],
         }
         self._was_live = False
+        self._classroom: dict[str, Any] | None = None
         # published state
         self._services: dict[str, View] = {}
         self._pods: dict[str, View] = {}
+        self._deployments: dict[str, View] = {}
         self._timeline: deque[Entry] = deque(maxlen=self._limit)
         self._meta = self._build_meta()
         # pending work: dirty keys -> quiet (True when only a first list touched them: no timeline entries)
         self._dirty_services: dict[Key, bool] = {}
         self._dirty_pods: dict[Key, bool] = {}
+        self._dirty_deployments: dict[Key, bool] = {}
         self._drafts: list[Entry] = []  # entries from outside (actions, connection), stamped on take_ops
         self._meta_dirty = False
+        self._clear_timeline = False  # reset() happened: the next take_ops starts with timeline-clear
+        # (time, pod key): pods whose not-ready reason changes at that time by itself (probe initial delay)
+        self._timed: list[tuple[float, Key]] = []
         self._next_id = 1
         self._synced: set[tuple[str, str | None]] = set()
         self.stats: Counter[str] = Counter()  # projections done and objects skipped (tests and debugging)
@@ -85,7 +118,45 @@ class ViewEngine:
         self._drafts.append(entry)
 
     def has_pending(self) -> bool:
-        return bool(self._dirty_services or self._dirty_pods or self._drafts or self._meta_dirty)
+        return bool(
+            self._dirty_services
+            or self._dirty_pods
+            or self._dirty_deployments
+            or self._drafts
+            or self._meta_dirty
+            or self._clear_timeline
+            or (self._timed and self._timed[0][0] <= self._now())
+        )
+
+    def reset(self) -> None:
+        """Forget every object: the view is about to be rebuilt from fresh Resyncs (a scenario restarted,
+        a replay seeked). Apply them before the next take_ops, which then deletes what was not listed
+        again, starts with a timeline-clear op, and (as after start-up) takes the first list of each kind
+        quietly. Entries recorded but not yet published are dropped with the old timeline."""
+        self.index = Index()
+        self._cache = Cache()
+        self._synced.clear()
+        self._timed.clear()
+        self._drafts.clear()
+        self._timeline.clear()
+        self._clear_timeline = True
+        self._meta_dirty = True
+        for published, dirty in (
+            (self._services, self._dirty_services),
+            (self._pods, self._dirty_pods),
+            (self._deployments, self._dirty_deployments),
+        ):
+            dirty.clear()
+            for skey in published:
+                dirty[_key(skey)] = True
+
+    def set_classroom(self, value: dict[str, Any] | None) -> None:
+        """Set meta.classroom (docs/view-model.md ClassroomState, or None); a meta op follows on the next
+        take_ops when it changed."""
+        value = copy.deepcopy(value)
+        if value != self._classroom:
+            self._classroom = value
+            self._meta_dirty = True
 
     def _change(self, type_: str, kind: str, obj: Any, *, quiet: bool) -> None:
         if kind not in SLIMMERS:
@@ -94,7 +165,7 @@ class ViewEngine:
             if type_ == "DELETED":
                 self._remove(kind, object_key(obj), quiet)
             elif type_ in ("ADDED", "MODIFIED"):
-                self._put(slim(kind, obj), quiet)
+                self._put(slim(kind, obj, self._now()), quiet)
             else:
                 log.debug("view: ignored a %s event for %s", type_, kind)
         except Exception as exc:
@@ -109,9 +180,10 @@ class ViewEngine:
         quiet = (kind, ns) not in self._synced and (kind, None) not in self._synced
         self._synced.add((kind, ns))
         seen: set[Key] = set()
+        now = self._now()
         for obj in item.objs if isinstance(item.objs, list) else ():
             try:
-                new = slim(kind, obj)
+                new = slim(kind, obj, now)
             except Exception as exc:
                 self.stats["skipped"] += 1
                 log.warning("view: skipped a malformed %s in a list (%s: %s)", kind, type(exc).__name__, exc)
@@ -148,6 +220,9 @@ class ViewEngine:
     def _mark_pod(self, key: Key, quiet: bool) -> None:
         self._dirty_pods[key] = self._dirty_pods.get(key, True) and quiet
 
+    def _mark_deployment(self, key: Key, quiet: bool) -> None:
+        self._dirty_deployments[key] = self._dirty_deployments.get(key, True) and quiet
+
     def _put(self, new: Slim, quiet: bool) -> None:
         idx = self.index
         if isinstance(new, Pod):
@@ -155,6 +230,8 @@ class ViewEngine:
             if old_pod != new:
                 idx.put_pod(new)
                 self._pod_touched(old_pod, new, quiet)
+                if new.later is not None:
+                    heapq.heappush(self._timed, (new.later[0], new.key))
         elif isinstance(new, Service):
             old_svc = idx.services.get(new.key)
             if old_svc != new:
@@ -169,6 +246,16 @@ class ViewEngine:
             if idx.endpoints.get(new.key) != new:
                 idx.put_endpoints(new)
                 self._mark_service(new.key, quiet)
+        elif isinstance(new, Deployment):
+            if idx.deployments.get(new.key) != new:
+                idx.put_deployment(new)
+                self._mark_deployment(new.key, quiet)
+        elif isinstance(new, ReplicaSet):
+            old_rs = idx.replicasets.get(new.key)
+            if old_rs != new:
+                idx.put_replicaset(new)
+                if not quiet and old_rs is None and new.deployment:
+                    self._rollout(new)
 
     def _remove(self, kind: str, key: Key, quiet: bool) -> None:
         idx = self.index
@@ -188,6 +275,31 @@ class ViewEngine:
         elif kind == "Endpoints":
             if idx.remove_endpoints(key) is not None:
                 self._mark_service(key, quiet)
+        elif kind == "Deployment":
+            if idx.remove_deployment(key) is not None:
+                self._mark_deployment(key, quiet)
+        elif kind == "ReplicaSet":
+            idx.remove_replicaset(key)
+
+    def _rollout(self, rs: ReplicaSet) -> None:
+        """A new ReplicaSet beside others of the same Deployment: a rolling update has started (the first
+        ReplicaSet of a new Deployment is no news: the Deployment's own entry says it was added)."""
+        assert rs.deployment is not None
+        idx = self.index
+        if len(idx.replicasets_by_deployment.get((rs.namespace, rs.deployment), ())) < 2:
+            return
+        dep = idx.deployments.get((rs.namespace, rs.deployment))
+        services = sorted(idx.services_selecting(rs.namespace, dep.template_labels)) if dep else []
+        service = f"{rs.namespace}/{services[0]}" if services else None
+        self._drafts.append(rollout(rs.deployment, rs.name, service))
+
+    def _expire(self, now: float) -> None:
+        """Pods whose reason ran out (a probe's initial delay passed) take the reason that follows it."""
+        while self._timed and self._timed[0][0] <= now:
+            _, key = heapq.heappop(self._timed)
+            pod = self.index.pods.get(key)
+            if pod is not None and pod.later is not None and pod.later[0] <= now:
+                self._put(dataclasses.replace(pod, reason=pod.later[1], later=None), False)
 
     def _pod_touched(self, old: Pod | None, new: Pod | None, quiet: bool) -> None:
         """A pod changed: it, the Services selecting it before or after, the Services listing it, and
@@ -218,6 +330,8 @@ class ViewEngine:
                 if svc is not None and svc.selector:
                     for name in self.index.pods_matching(svc.namespace, svc.selector):
                         self._mark_pod((svc.namespace, name), quiet)
+                    for name in self.index.deployments_selected_by(svc.namespace, svc.selector):
+                        self._mark_deployment((svc.namespace, name), quiet)
 
     def _slice_pods(self, sl: EndpointSlice) -> set[str]:
         out = set()
@@ -253,14 +367,38 @@ class ViewEngine:
             "actions": self._actions,
             "namespaces": self.index.namespaces(),
             "timelineLimit": self._limit,
+            "classroom": copy.deepcopy(self._classroom),
         }
 
     def take_ops(self) -> list[dict[str, Any]]:
         ops: list[dict[str, Any]] = []
+        now = self._now()
+        self._expire(now)
         drafts, self._drafts = self._drafts, []
         idx = self.index
 
-        # pods first: in the timeline a pod's change (the cause) precedes its endpoints' (the effect)
+        # Deployments, then pods, then Services: in the timeline a cause (scaled, a pod's change)
+        # precedes its effects (pods added, endpoints' changes)
+        dirty, self._dirty_deployments = self._dirty_deployments, {}
+        for key in sorted(dirty):
+            quiet, skey = dirty[key], _skey(key)
+            old = self._deployments.get(skey)
+            dep = idx.deployments.get(key)
+            if dep is None:
+                if old is not None:
+                    del self._deployments[skey]
+                    ops.append({"op": "del", "coll": "deployments", "key": skey})
+                    if not quiet:
+                        drafts += diff_deployment(old, None)
+                continue
+            self.stats["deployment_projections"] += 1
+            view = project_deployment(idx, dep)
+            if view != old:
+                self._deployments[skey] = view
+                ops.append({"op": "put", "coll": "deployments", "key": skey, "value": view})
+                if not quiet:
+                    drafts += diff_deployment(old, view)
+
         dirty, self._dirty_pods = self._dirty_pods, {}
         for key in sorted(dirty):
             quiet, skey = dirty[key], _skey(key)
@@ -307,14 +445,18 @@ class ViewEngine:
                 if not quiet:
                     drafts += diff_service(idx, old, view)
 
+        head: list[dict[str, Any]] = []
         if self._meta_dirty:
             self._meta_dirty = False
             meta = self._build_meta()
             if meta != self._meta:
                 self._meta = meta
-                ops.insert(0, {"op": "meta", "value": meta})
+                head.append({"op": "meta", "value": meta})
+        if self._clear_timeline:
+            self._clear_timeline = False
+            head.append({"op": "timeline-clear"})
+        ops[:0] = head
 
-        now = self._now()
         for d in drafts[-self._limit :]:
             entry = {
                 "id": self._next_id,
@@ -335,6 +477,7 @@ class ViewEngine:
             "meta": self._meta,
             "services": dict(self._services),
             "pods": dict(self._pods),
+            "deployments": dict(self._deployments),
             "timeline": list(self._timeline),
         }
 

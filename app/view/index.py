@@ -1,5 +1,6 @@
 """The store of slimmed objects and the indexes the view joins through: by kind/namespace/name,
-pods by label (key, value) postings and by IP, Services by selector term, slices by Service name."""
+pods by label (key, value) postings and by IP, Services by selector term, slices by Service name,
+Deployments by pod-template label, ReplicaSets by Deployment."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from app.view.slim import Endpoints, EndpointSlice, Labels, Pod, Service
+from app.view.slim import Deployment, Endpoints, EndpointSlice, Labels, Pod, ReplicaSet, Service
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -40,6 +41,12 @@ class Index:
         self.slices_by_ip: dict[Key, set[str]] = {}
         # namespace -> Services that currently select no pod (their diagnosis depends on every pod there)
         self.unmatched: dict[str, set[str]] = defaultdict(set)
+        self.deployments: dict[Key, Deployment] = {}
+        self.replicasets: dict[Key, ReplicaSet] = {}
+        # (namespace, key, value) -> names of Deployments whose pod template has that label
+        self.deployment_terms: dict[tuple[str, str, str], set[str]] = {}
+        # (namespace, deployment name) -> names of its ReplicaSets
+        self.replicasets_by_deployment: dict[Key, set[str]] = {}
 
     # ------------------------------------------------------------ pods
 
@@ -204,6 +211,58 @@ class Index:
     def remove_endpoints(self, key: Key) -> Endpoints | None:
         return self.endpoints.pop(key, None)
 
+    # ------------------------------------------------------------ workloads
+
+    def put_deployment(self, dep: Deployment) -> Deployment | None:
+        old = self.remove_deployment(dep.key)
+        self.deployments[dep.key] = dep
+        for k, v in dep.template_labels:
+            self.deployment_terms.setdefault((dep.namespace, k, v), set()).add(dep.name)
+        return old
+
+    def remove_deployment(self, key: Key) -> Deployment | None:
+        old = self.deployments.pop(key, None)
+        if old is not None:
+            for k, v in old.template_labels:
+                _discard(self.deployment_terms, (old.namespace, k, v), old.name)
+        return old
+
+    def deployments_selected_by(self, namespace: str, selector: Labels | None) -> set[str]:
+        """Names of the Deployments whose pod template's labels hold every term of a Service's selector."""
+        if not selector:
+            return set()
+        sets = []
+        for k, v in selector:
+            names = self.deployment_terms.get((namespace, k, v))
+            if not names:
+                return set()
+            sets.append(names)
+        sets.sort(key=len)
+        result = set(sets[0])
+        for s in sets[1:]:
+            result &= s
+        return result
+
+    def put_replicaset(self, rs: ReplicaSet) -> ReplicaSet | None:
+        old = self.remove_replicaset(rs.key)
+        self.replicasets[rs.key] = rs
+        if rs.deployment:
+            self.replicasets_by_deployment.setdefault((rs.namespace, rs.deployment), set()).add(rs.name)
+        return old
+
+    def remove_replicaset(self, key: Key) -> ReplicaSet | None:
+        old = self.replicasets.pop(key, None)
+        if old is not None and old.deployment:
+            _discard(self.replicasets_by_deployment, (old.namespace, old.deployment), old.name)
+        return old
+
+    def deployment_of(self, pod: Pod) -> str | None:
+        """The Deployment that owns a pod through its ReplicaSet, None when there is none (or not known)."""
+        if pod.owner is None or pod.owner[0] != "ReplicaSet":
+            return None
+        rs = self.replicasets.get((pod.namespace, pod.owner[1]))
+        return rs.deployment if rs is not None else None
+
     # ------------------------------------------------------------ namespaces
 
     def namespaces(self) -> list[str]:
@@ -214,11 +273,13 @@ class Index:
         )
 
     def keys_of(self, kind: str, namespace: str | None = None) -> Iterable[Key]:
-        table = {
+        table: dict[Key, Any] = {
             "Pod": self.pods,
             "Service": self.services,
             "EndpointSlice": self.slices,
             "Endpoints": self.endpoints,
+            "Deployment": self.deployments,
+            "ReplicaSet": self.replicasets,
         }[kind]
         return [k for k in table if namespace is None or k[0] == namespace]
 

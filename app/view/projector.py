@@ -1,4 +1,4 @@
-"""Pure functions from the index to the view: a ServiceView or PodView dict exactly as
+"""Pure functions from the index to the view: a ServiceView, PodView or DeploymentView dict exactly as
 docs/view-model.md describes them."""
 
 from __future__ import annotations
@@ -8,11 +8,28 @@ from typing import Any
 
 from app.view.diagnosis import diagnose, endpoint_reason, exclusion
 from app.view.index import Index, Key
-from app.view.slim import Endpoints, EndpointSlice, Pod, Service, SliceEndpoint, SlicePort, ip_sort_key
+from app.view.slim import (
+    Deployment,
+    Endpoints,
+    EndpointSlice,
+    Pod,
+    Service,
+    SliceEndpoint,
+    SlicePort,
+    ip_sort_key,
+)
 
 View = dict[str, Any]
 
-__all__ = ["Cache", "View", "ip_sort_key", "project_pod", "project_service", "selected_pods"]
+__all__ = [
+    "Cache",
+    "View",
+    "ip_sort_key",
+    "project_deployment",
+    "project_pod",
+    "project_service",
+    "selected_pods",
+]
 
 
 @dataclass
@@ -201,4 +218,20 @@ def project_pod(index: Index, pod: Pod) -> View:
         "services": [f"{ns}/{n}" for n in sorted(index.services_selecting(ns, pod.labels))],
         "endpointOf": [f"{ns}/{n}" for n in sorted(index.services_listing_pod(pod))],
         "created": pod.created,
+    }
+
+
+def project_deployment(index: Index, dep: Deployment) -> View:
+    ns = dep.namespace
+    services = index.services_selecting(ns, dep.template_labels) if dep.template_labels else set()
+    return {
+        "key": f"{ns}/{dep.name}",
+        "namespace": ns,
+        "name": dep.name,
+        "replicas": dep.replicas,
+        "readyReplicas": dep.ready,
+        "updatedReplicas": dep.updated,
+        "availableReplicas": dep.available,
+        "selector": dict(dep.selector),
+        "services": [f"{ns}/{n}" for n in sorted(services)],
     }

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from app.timefmt import parse_rfc3339
+
 Labels = tuple[tuple[str, str], ...]  # sorted (key, value) pairs, shared between identical label sets
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -47,6 +49,9 @@ class Pod:
     reason: str | None  # why it is not ready, None when Ready
     ports: tuple[ContainerPort, ...]
     created: str | None
+    # (time, reason): the reason that takes over at that time without the object changing
+    # (a readiness probe's initial delay runs out); None when the reason does not depend on time
+    later: tuple[float, str] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -157,7 +162,34 @@ class Endpoints:
         return (self.namespace, self.name)
 
 
-Slim = Pod | Service | EndpointSlice | Endpoints
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    namespace: str
+    name: str
+    replicas: int  # spec.replicas (the API defaults it to 1)
+    ready: int  # status.readyReplicas
+    updated: int  # status.updatedReplicas
+    available: int  # status.availableReplicas
+    selector: Labels  # spec.selector.matchLabels
+    template_labels: Labels  # spec.template.metadata.labels
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSet:
+    namespace: str
+    name: str
+    deployment: str | None  # the controlling Deployment's name, None for a bare ReplicaSet
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+Slim = Pod | Service | EndpointSlice | Endpoints | Deployment | ReplicaSet
 
 # ---------------------------------------------------------------- sharing
 
@@ -327,25 +359,73 @@ def _restartable(init_specs: list[Any], name: Any) -> bool:
     return False
 
 
-def not_ready_reason(
-    meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any], kubectl: str
-) -> str | None:
-    """Plain words for why the pod is not Ready; None when it is."""
+READY_SLACK = 1.0  # seconds: a Ready=False stamped this close to the container's start is its first state
+CLOCK_SKEW = 30.0  # seconds: a clock further behind a container's start is not comparable with it
+Reason = tuple[str | None, tuple[float, str] | None]  # (reason now, (time, reason from then on) or None)
+
+
+def _ready_condition(status: dict[str, Any]) -> dict[str, Any]:
+    for cond in _list(status.get("conditions")):
+        if isinstance(cond, dict) and cond.get("type") == "Ready":
+            return cond
+    return {}
+
+
+def _probe_reason(
+    probe: dict[str, Any], started_at: Any, ready_cond: dict[str, Any], now: float | None
+) -> Reason:
+    """A running container whose readiness probe has not made it ready: still in the initial delay,
+    never passed since the container started, or failing after having passed."""
+    started = parse_rfc3339(started_at)
+    since = parse_rfc3339(ready_cond.get("lastTransitionTime"))
+    if started is None or since is None:
+        after: str = "readiness probe not passing"
+    elif since <= started + READY_SLACK:
+        after = "readiness probe has not passed yet"
+    else:
+        after = "readiness probe failing"
+    delay = _int(probe.get("initialDelaySeconds")) or 0
+    if (
+        started is not None
+        and delay > 0
+        and now is not None
+        and started - CLOCK_SKEW <= now < started + delay
+    ):
+        waiting = f"waiting for the first readiness probe (initial delay {delay}s)"
+        return waiting, (started + delay, after)
+    return after, None
+
+
+def pod_reason(
+    meta: dict[str, Any],
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    kubectl: str,
+    now: float | None = None,
+) -> Reason:
+    """Plain words for why the pod is not Ready (None when it is), and the reason that takes over
+    later when it only depends on time (`now`: the current time, None when unknown)."""
     phase = status.get("phase")
     if phase in TERMINAL_PHASES:
-        return f"pod {phase}"
-    if _condition(status, "Ready") == "True":
-        return None
+        return f"pod {phase}", None
+    ready_cond = _ready_condition(status)
+    if ready_cond.get("status") == "True":
+        return None, None
     if meta.get("deletionTimestamp"):
-        return "terminating"
+        return "terminating", None
     if not spec.get("nodeName"):
-        return "Pending: not scheduled yet"
-    if not status.get("podIP"):
-        return "no IP yet" if kubectl in ("Pending", "Running") else f"no IP yet ({kubectl})"
+        return "not scheduled yet", None
     containers = {c.get("name"): c for c in _list(spec.get("containers")) if isinstance(c, dict)}
     statuses = [cs for cs in _list(status.get("containerStatuses")) if isinstance(cs, dict)]
+    creating = kubectl == "ContainerCreating" or any(
+        _dict(_dict(cs.get("state")).get("waiting")).get("reason") == "ContainerCreating" for cs in statuses
+    )
+    if creating:
+        return "container starting", None
+    if not status.get("podIP"):
+        return ("no IP yet" if kubectl in ("Pending", "Running") else f"no IP yet ({kubectl})"), None
     if phase == "Pending" or not statuses:
-        return "Pending" if kubectl == "Pending" else f"Pending: {kubectl}"
+        return ("Pending" if kubectl == "Pending" else f"Pending: {kubectl}"), None
     for cs in statuses:
         if cs.get("ready") is True:
             continue
@@ -353,37 +433,47 @@ def not_ready_reason(
         state = _dict(cs.get("state"))
         wait, term = _dict(state.get("waiting")), state.get("terminated")
         if wait.get("reason"):
-            return f"container {name}: {wait['reason']}"
+            return f"container {name}: {wait['reason']}", None
         if term is not None:
             why = _dict(term).get("reason") or f"exit code {_dict(term).get('exitCode')}"
-            return f"container {name} terminated: {why}"
+            return f"container {name} terminated: {why}", None
         spec_c = _dict(containers.get(name))
         if cs.get("started") is False and spec_c.get("startupProbe"):
-            return "startup probe not passed yet"
-        if spec_c.get("readinessProbe"):
-            return "readiness probe failing"
-        return f"container {name} not ready"
+            return "startup probe not passed yet", None
+        probe = spec_c.get("readinessProbe")
+        if isinstance(probe, dict):
+            started_at = _dict(state.get("running")).get("startedAt")
+            return _probe_reason(probe, started_at, ready_cond, now)
+        return f"container {name} not ready", None
     if _condition(status, "ContainersReady") == "True":
         for gate in _list(spec.get("readinessGates")):
             ctype = _dict(gate).get("conditionType")
-            if ctype and _condition(status, str(ctype)) != "True":
-                return f"readiness gate {ctype} is not True"
-    cond_reason = next(
-        (
-            c.get("reason")
-            for c in _list(status.get("conditions"))
-            if isinstance(c, dict) and c.get("type") == "Ready" and isinstance(c.get("reason"), str)
-        ),
-        None,
-    )
-    return f"Ready is False ({cond_reason})" if cond_reason else "Ready is not True"
+            if not ctype:
+                continue
+            value = _condition(status, str(ctype))
+            if value is None:
+                return f"readiness gate {ctype} is not set yet", None
+            if value != "True":
+                return f"readiness gate {ctype} is {value}", None
+    cond_reason = ready_cond.get("reason")
+    if isinstance(cond_reason, str) and cond_reason:
+        return f"Ready is False ({cond_reason})", None
+    return "Ready is not True", None
 
 
-def slim_pod(obj: Any) -> Pod:
+def not_ready_reason(
+    meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any], kubectl: str, now: float | None = None
+) -> str | None:
+    """Plain words for why the pod is not Ready at `now`; None when it is."""
+    return pod_reason(meta, spec, status, kubectl, now)[0]
+
+
+def slim_pod(obj: Any, now: float | None = None) -> Pod:
+    """`now`: the current time, for reasons that depend on it (None: as if every delay had run out)."""
     meta, ns, name = _meta(obj)
     spec, status = _dict(obj.get("spec")), _dict(obj.get("status"))
     kubectl = sys.intern(kubectl_status(meta, spec, status))
-    reason = not_ready_reason(meta, spec, status, kubectl)
+    reason, later = pod_reason(meta, spec, status, kubectl, now)
     ports: list[ContainerPort] = []
     total = 0
     for c in _list(spec.get("containers")):
@@ -421,6 +511,7 @@ def slim_pod(obj: Any) -> Pod:
         reason=sys.intern(reason) if reason else None,
         ports=_share(tuple(ports)),
         created=_istr(created),
+        later=(later[0], sys.intern(later[1])) if later else None,
     )
 
 
@@ -550,14 +641,48 @@ def slim_endpoints(obj: Any) -> Endpoints:
     )
 
 
+# ---------------------------------------------------------------- workloads
+
+
+def slim_deployment(obj: Any) -> Deployment:
+    _, ns, name = _meta(obj)
+    spec, status = _dict(obj.get("spec")), _dict(obj.get("status"))
+    replicas = _int(spec.get("replicas"))
+    return Deployment(
+        namespace=ns,
+        name=sys.intern(name),
+        replicas=1 if replicas is None else replicas,
+        ready=_int(status.get("readyReplicas")) or 0,
+        updated=_int(status.get("updatedReplicas")) or 0,
+        available=_int(status.get("availableReplicas")) or 0,
+        selector=_labels(_dict(spec.get("selector")).get("matchLabels")),
+        template_labels=_labels(_dict(_dict(spec.get("template")).get("metadata")).get("labels")),
+    )
+
+
+def slim_replicaset(obj: Any) -> ReplicaSet:
+    meta, ns, name = _meta(obj)
+    owner = _owner(meta)
+    return ReplicaSet(
+        namespace=ns,
+        name=sys.intern(name),
+        deployment=sys.intern(owner[1]) if owner and owner[0] == "Deployment" else None,
+    )
+
+
 SLIMMERS = {
     "Pod": slim_pod,
     "Service": slim_service,
     "EndpointSlice": slim_slice,
     "Endpoints": slim_endpoints,
+    "Deployment": slim_deployment,
+    "ReplicaSet": slim_replicaset,
 }
 
 
-def slim(kind: str, obj: Any) -> Slim:
-    """Slim one raw object of a known kind; raises Malformed (or KeyError for an unknown kind)."""
+def slim(kind: str, obj: Any, now: float | None = None) -> Slim:
+    """Slim one raw object of a known kind; raises Malformed (or KeyError for an unknown kind).
+    `now` is the current time, which some pod reasons depend on."""
+    if kind == "Pod":
+        return slim_pod(obj, now)
     return SLIMMERS[kind](obj)

@@ -1,5 +1,6 @@
-"""Diff an old and a new ServiceView / PodView into timeline entries (without id and time, which the
-engine stamps): endpoint joins, leaves and state changes, pods added, relabelled, orphaned, deleted."""
+"""Diff an old and a new ServiceView / PodView / DeploymentView into timeline entries (without id and
+time, which the engine stamps): endpoint joins, leaves and state changes, pods added, relabelled,
+orphaned, deleted, Deployments added, scaled, rolling out, deleted."""
 
 from __future__ import annotations
 
@@ -200,3 +201,31 @@ def diff_pod(old: View | None, new: View | None) -> list[Entry]:
     if new["terminating"] and not old["terminating"]:
         out.append(draft("pod", f"pod {name} terminating", service=first, ip=ip, pod=name))
     return out
+
+
+def diff_deployment(old: View | None, new: View | None) -> list[Entry]:
+    if old is None and new is None:
+        return []
+    cur = new or old or {}
+    name, services = cur["name"], cur.get("services") or ()
+    first = services[0] if services else None
+    if new is None:
+        return [draft("workload", f"deployment {name} deleted", service=first)]
+    if old is None:
+        n = new["replicas"]
+        return [
+            draft("workload", f"deployment {name} added ({n} replica{'' if n == 1 else 's'})", service=first)
+        ]
+    if old["replicas"] != new["replicas"]:
+        return [
+            draft(
+                "workload", f"deployment {name} scaled {old['replicas']} → {new['replicas']}", service=first
+            )
+        ]
+    return []
+
+
+def rollout(deployment: str, replicaset: str, service: str | None) -> Entry:
+    return draft(
+        "workload", f"deployment {deployment} rolling out a new ReplicaSet {replicaset}", service=service
+    )

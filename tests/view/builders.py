@@ -40,7 +40,13 @@ def pod(
     owner: str | None = "web-rs",
     ports: list[tuple[str, int]] | None = None,
     waiting: str | None = None,
+    started: str = "2026-11-22T03:07:30Z",
+    ready_since: str = "2026-11-22T03:08:00Z",
+    delay: int | None = None,
 ) -> dict[str, Any]:
+    """A pod as the kubelet reports it. `started`: the container's state.running.startedAt;
+    `ready_since`: the Ready condition's lastTransitionTime (by default 30 s after the start, so a pod
+    that is not ready has been ready before: its probe is failing); `delay`: initialDelaySeconds."""
     meta: dict[str, Any] = {
         "name": name,
         "namespace": ns,
@@ -62,6 +68,8 @@ def pod(
     }
     if probe:
         container["readinessProbe"] = {"httpGet": {"path": "/", "port": 8080}}
+        if delay is not None:
+            container["readinessProbe"]["initialDelaySeconds"] = delay
     spec: dict[str, Any] = {"containers": [container]}
     if node:
         spec["nodeName"] = node
@@ -69,14 +77,10 @@ def pod(
     if (node and phase != "Pending") or ip or waiting:
         cond = "True" if ready else "False"
         status["conditions"] = [
-            {"type": "Ready", "status": cond},
-            {"type": "ContainersReady", "status": cond},
+            {"type": "Ready", "status": cond, "lastTransitionTime": ready_since},
+            {"type": "ContainersReady", "status": cond, "lastTransitionTime": ready_since},
         ]
-        state = (
-            {"waiting": {"reason": waiting}}
-            if waiting
-            else {"running": {"startedAt": "2026-11-22T03:07:30Z"}}
-        )
+        state = {"waiting": {"reason": waiting}} if waiting else {"running": {"startedAt": started}}
         status["containerStatuses"] = [{"name": "app", "ready": ready and not waiting, "state": state}]
     if ip:
         status["podIP"] = ip
@@ -152,6 +156,47 @@ def slice_(
     }
 
 
+def deployment(
+    name: str,
+    replicas: int = 3,
+    *,
+    ns: str = "default",
+    labels: dict[str, str] | None = None,
+    ready: int | None = None,
+    updated: int | None = None,
+    available: int | None = None,
+) -> dict[str, Any]:
+    labels = dict(labels if labels is not None else {"app": name})
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "resourceVersion": "1", "generation": 1},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+            },
+        },
+        "status": {
+            "replicas": replicas,
+            "readyReplicas": replicas if ready is None else ready,
+            "updatedReplicas": replicas if updated is None else updated,
+            "availableReplicas": replicas if available is None else available,
+        },
+    }
+
+
+def replicaset(name: str, deployment_name: str | None, *, ns: str = "default") -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": ns, "resourceVersion": "1"}
+    if deployment_name:
+        meta["ownerReferences"] = [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name, "controller": True}
+        ]
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta, "spec": {"replicas": 1}}
+
+
 def endpoints(name: str, ready: list[str], not_ready: list[str], *, ns: str = "default") -> dict[str, Any]:
     subset: dict[str, Any] = {"ports": [{"port": 8080, "protocol": "TCP"}]}
     if ready:
@@ -210,6 +255,7 @@ class Model:
         self.meta = snapshot["meta"]
         self.services = dict(snapshot["services"])
         self.pods = dict(snapshot["pods"])
+        self.deployments = dict(snapshot["deployments"])
         self.timeline = list(snapshot["timeline"])
 
     def apply(self, ops: list[dict[str, Any]]) -> None:
@@ -220,13 +266,21 @@ class Model:
                 del getattr(self, op["coll"])[op["key"]]
             elif op["op"] == "timeline":
                 self.timeline = [op["entry"], *self.timeline][: self.meta["timelineLimit"]]
+            elif op["op"] == "timeline-clear":
+                self.timeline = []
             elif op["op"] == "meta":
                 self.meta = op["value"]
             else:
                 raise AssertionError(f"unknown op {op}")
 
     def as_state(self) -> dict[str, Any]:
-        return {"meta": self.meta, "services": self.services, "pods": self.pods, "timeline": self.timeline}
+        return {
+            "meta": self.meta,
+            "services": self.services,
+            "pods": self.pods,
+            "deployments": self.deployments,
+            "timeline": self.timeline,
+        }
 
 
 def texts(ops: list[dict[str, Any]]) -> list[str]:

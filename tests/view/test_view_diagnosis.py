@@ -154,7 +154,7 @@ def test_terminating_terminal_and_unscheduled_pods() -> None:
     excluded = {e["pod"]: (e["reason"], e["text"]) for e in view(eng, "web")["excluded"]}
     assert excluded["going"][0] == "terminating"
     assert excluded["done"][0] == "terminal"
-    assert excluded["new"] == ("no-ip", "Pending: not scheduled yet")
+    assert excluded["new"] == ("no-ip", "not scheduled yet")
     assert excluded["crashing"] == ("not-ready", "Ready is False: container app: CrashLoopBackOff")
     pods = eng.state()["pods"]
     assert pods["default/crashing"]["status"] == "CrashLoopBackOff"

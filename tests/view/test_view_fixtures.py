@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.timefmt import parse_rfc3339
 from app.view.engine import ViewEngine
 from tests.view.builders import Model, engine, load_lists, texts, watch_changes
 
@@ -11,6 +12,7 @@ P = "shipping-api-8465d5b4d7-"
 
 def replayed() -> tuple[ViewEngine, Model, list[str]]:
     eng, clock = engine()
+    clock.t = parse_rfc3339("2026-11-22T03:07:50Z") or 0.0  # the capture's time: pods started at 03:07:30
     load_lists(eng)
     model = Model(eng.state())
     model.apply(eng.take_ops())

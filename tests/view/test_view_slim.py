@@ -43,7 +43,7 @@ def test_real_watch_states() -> None:
     by_rv = {o["metadata"]["resourceVersion"]: slim_pod(o) for o in watch_objects("pods")}
     failing = by_rv["289"]
     assert (failing.ready, failing.ready_text, failing.reason) == (False, "0/1", "readiness probe failing")
-    assert by_rv["300"].reason == "Pending: not scheduled yet" and by_rv["300"].status == "Pending"
+    assert by_rv["300"].reason == "not scheduled yet" and by_rv["300"].status == "Pending"
     assert by_rv["306"].reason == "no IP yet" and by_rv["306"].ip is None
     assert by_rv["299"].owner is None and by_rv["299"].label("app") == "debug"
     deleted = by_rv["316"]
@@ -71,7 +71,7 @@ def test_real_slice_and_endpoints() -> None:
 def test_kubectl_status_column() -> None:
     creating = pod("c", ip=None, phase="Pending", ready=False, waiting="ContainerCreating")
     assert slim_pod(creating).status == "ContainerCreating"
-    assert slim_pod(creating).reason == "no IP yet (ContainerCreating)"
+    assert slim_pod(creating).reason == "container starting"
     done = pod("d", phase="Succeeded", ready=False)
     done["status"]["containerStatuses"][0]["state"] = {"terminated": {"exitCode": 0, "reason": "Completed"}}
     assert (slim_pod(done).status, slim_pod(done).reason) == ("Completed", "pod Succeeded")
@@ -83,7 +83,9 @@ def test_kubectl_status_column() -> None:
     gated["status"]["conditions"][1]["status"] = "True"
     gated["status"]["containerStatuses"][0]["ready"] = True
     gated["spec"]["readinessGates"] = [{"conditionType": "example.com/lb"}]
-    assert slim_pod(gated).reason == "readiness gate example.com/lb is not True"
+    assert slim_pod(gated).reason == "readiness gate example.com/lb is not set yet"
+    gated["status"]["conditions"].append({"type": "example.com/lb", "status": "False"})
+    assert slim_pod(gated).reason == "readiness gate example.com/lb is False"
     no_probe = pod("n", ready=False, probe=False)
     assert slim_pod(no_probe).reason == "container app not ready"
 

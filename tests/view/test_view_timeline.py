@@ -107,7 +107,8 @@ def test_new_pod_added_then_joins_not_ready_then_ready() -> None:
     assert [e["text"] for e in got] == ["pod c added by ReplicaSet web-rs"]
     got = step(
         eng,
-        ("MODIFIED", "Pod", pod("c", ip="10.244.1.10", ready=False)),
+        # its container has just started and Ready has been False ever since: not "failing"
+        ("MODIFIED", "Pod", pod("c", ip="10.244.1.10", ready=False, ready_since="2026-11-22T03:07:30Z")),
         (
             "MODIFIED",
             "EndpointSlice",
@@ -118,7 +119,9 @@ def test_new_pod_added_then_joins_not_ready_then_ready() -> None:
             ),
         ),
     )
-    assert [e["text"] for e in got] == ["10.244.1.10 joined as not ready (c: readiness probe failing)"]
+    assert [e["text"] for e in got] == [
+        "10.244.1.10 joined as not ready (c: readiness probe has not passed yet)"
+    ]
 
 
 def test_lost_every_ready_endpoint_says_why() -> None:
