@@ -1,46 +1,11 @@
 // @ts-check
 /** POSTs the page's actions (scale, label, readiness, delete) and fetches explanations. Relative URLs only. */
 
-/**
- * @typedef {{ok: boolean, status: number, message: string, body: any}} ActionResult
- */
+import { postJSON as post } from "./http.js";
 
 /**
- * @param {string} path
- * @param {Record<string, unknown>} body
- * @returns {Promise<ActionResult>}
+ * @typedef {import("./http.js").HttpResult} ActionResult
  */
-async function post(path, body) {
-  let res;
-  try {
-    res = await fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-    });
-  } catch (err) {
-    return { ok: false, status: 0, message: `the server did not answer (${String(err)})`, body: null };
-  }
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  return { ok: res.ok, status: res.status, message: messageOf(data, res), body: data };
-}
-
-/** @param {any} data @param {Response} res */
-function messageOf(data, res) {
-  if (data && typeof data === "object") {
-    if (typeof data.error === "string") return data.error;
-    if (typeof data.text === "string") return data.text;
-    if (typeof data.message === "string") return data.message;
-    if (typeof data.detail === "string") return data.detail;
-    if (data.detail && typeof data.detail === "object") return JSON.stringify(data.detail);
-  }
-  return res.ok ? "done" : `HTTP ${res.status} ${res.statusText}`;
-}
 
 /** @param {string} namespace @param {string} name @param {number} replicas */
 export function scale(namespace, name, replicas) {

@@ -2,15 +2,24 @@
 /** Wires the page: bootstrap snapshot → model, the stream → reducer → renderers, clicks → actions. */
 
 import * as actions from "./actions.js";
+import * as routes from "./api.js";
 import { createConnection } from "./connection.js";
 import { part } from "./dom.js";
 import { fromSnapshot, noChanges, reduce } from "./model.js";
+import { token } from "./http.js";
+import { createConsole } from "./render/console.js";
 import { createHeaderView } from "./render/header.js";
+import { applyHighlight } from "./render/highlight.js";
+import { createLesson } from "./render/lesson.js";
 import { flyFrom, glide, measure, motionAllowed } from "./render/motion.js";
 import { createOrphansView } from "./render/orphans.js";
 import { createPanel } from "./render/panel.js";
+import { createReplay } from "./render/replay.js";
 import { createServicesView } from "./render/services.js";
 import { createTimelineView } from "./render/timeline.js";
+import { createTraffic } from "./render/traffic.js";
+import { installShortcuts } from "./shortcuts.js";
+import { installTheme } from "./theme.js";
 
 /** Above this many drawn pods, skip the FLIP measuring (it reads every box's position). */
 const FLIP_LIMIT = 1200;
@@ -55,12 +64,96 @@ const header = createHeaderView(/** @type {HTMLElement} */ (document.getElementB
     applyFilter();
   },
 });
-const services = createServicesView(/** @type {HTMLElement} */ (document.getElementById("services")), {
+installTheme();
+
+/**
+ * "viewer" when the server presents (--present) and this page has no token: it follows, it does not steer;
+ * "presenter" with the token; "local" when nobody presents.
+ * @returns {"viewer"|"presenter"|"local"}
+ */
+function role() {
+  const classroom = model && model.meta && model.meta.classroom;
+  if (!classroom || !classroom.presenting) return "local";
+  return token() ? "presenter" : "viewer";
+}
+const isViewer = () => role() === "viewer";
+
+const servicesRoot = /** @type {HTMLElement} */ (document.getElementById("services"));
+const services = createServicesView(servicesRoot, {
   onScale: (ns, dep, n) => actions.scale(ns, dep, n),
   onExplainService: (key) => model && panel.openService(key, model),
 });
 const orphans = createOrphansView(/** @type {HTMLElement} */ (document.getElementById("orphans")));
 const timeline = createTimelineView(/** @type {HTMLElement} */ (document.getElementById("timeline")));
+const traffic = createTraffic(servicesRoot, () => model);
+const lessonRoot = /** @type {HTMLElement} */ (document.getElementById("lesson"));
+const lessonToggle = part(document.body, "lesson-toggle");
+const lesson = createLesson(lessonRoot, {
+  list: routes.scenarios,
+  start: routes.startScenario,
+  next: routes.nextStep,
+  back: routes.backStep,
+  restart: routes.restartScenario,
+  stop: routes.stopScenario,
+  isViewer,
+  onStep(state) {
+    // a viewer's panel opens by itself when the presenter starts a lesson
+    if (state && isViewer() && !lesson.isOpen) setLessonOpen(true);
+    if (state) requestAnimationFrame(() => showHighlighted(true));
+  },
+});
+/** @param {boolean} open */
+function setLessonOpen(open) {
+  if (open) lesson.open();
+  else lesson.close();
+  lessonToggle.setAttribute("aria-pressed", String(open));
+  if (model) scheduleRenderAll();
+}
+lessonToggle.addEventListener("click", () => setLessonOpen(!lesson.isOpen));
+part(lessonRoot, "hide").addEventListener("click", () => setLessonOpen(false));
+installShortcuts({
+  enabled: () => Boolean(lesson.state) && !isViewer(),
+  run: (cmd) => lesson.command(cmd),
+});
+
+const consoleRoot = /** @type {HTMLElement} */ (document.getElementById("console"));
+const kubectl = createConsole(consoleRoot, { run: routes.consoleRun });
+const consoleToggle = part(document.body, "console-toggle");
+consoleToggle.addEventListener("click", () => {
+  kubectl.toggle();
+  consoleToggle.setAttribute("aria-pressed", String(kubectl.isOpen));
+});
+part(consoleRoot, "close").addEventListener("click", () => {
+  kubectl.toggle();
+  consoleToggle.setAttribute("aria-pressed", "false");
+});
+
+const replay = createReplay(part(document.body, "replay"), part(document.body, "record-box"), {
+  replayState: routes.replayState,
+  play: routes.replayPlay,
+  pause: routes.replayPause,
+  speed: routes.replaySpeed,
+  seek: routes.replaySeek,
+  recordState: routes.recordState,
+  recordStart: () => routes.recordStart(),
+  recordStop: routes.recordStop,
+});
+
+/** Mark what the current step names; on a new step, bring the first marked thing into view. @param {boolean} scroll */
+function showHighlighted(scroll) {
+  const s = model && model.meta && model.meta.classroom && model.meta.classroom.scenario;
+  const marked = applyHighlight(s ? s.highlight : null);
+  if (!scroll || marked.length === 0) return;
+  // a pod the step names is the thing to look at; else the Service
+  const target = marked.find((n) => !n.classList.contains("svc")) || marked[0];
+  target.scrollIntoView({ block: target.classList.contains("svc") ? "start" : "center", behavior: "auto" });
+}
+
+function scheduleRenderAll() {
+  pending.all = true;
+  scheduleRender();
+}
+
 const panel = createPanel(/** @type {HTMLElement} */ (document.getElementById("panel")), {
   explain: actions.explain,
   readiness: actions.readiness,
@@ -114,8 +207,19 @@ function render() {
   const newOrphans = orphans.render(model, changes);
   timeline.render(model, changes);
   panel.render(model, changes);
+  traffic.render();
+  lesson.render(model, changes);
+  showHighlighted(false);
   if (changes.all || changes.meta) {
     document.documentElement.dataset.actions = model.meta.actions ? "on" : "off";
+    const r = role();
+    document.documentElement.dataset.role = r;
+    part(document.body, "follow-tag").hidden = r !== "viewer";
+    const mode = (model.meta.cluster && model.meta.cluster.mode) || "";
+    document.documentElement.dataset.mode = mode;
+    kubectl.setAvailable(mode === "sim" && r !== "viewer");
+    replay.setMode(mode);
+    if (r === "viewer") traffic.stopAll();
     applyFilter();
   }
 
@@ -135,6 +239,7 @@ function merge(c) {
   if (c.meta) pending.meta = true;
   if (c.timeline) pending.timeline = true;
   for (const k of c.services) pending.services.add(k);
+  for (const k of c.deployments) pending.deployments.add(k);
   for (const k of c.pods) pending.pods.add(k);
 }
 
@@ -176,7 +281,8 @@ document.addEventListener("click", (ev) => {
 });
 
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && (pending.all || pending.services.size || pending.pods.size || pending.timeline || pending.meta)) {
+  const p = pending;
+  if (!document.hidden && (p.all || p.services.size || p.pods.size || p.deployments.size || p.timeline || p.meta)) {
     scheduleRender();
   }
 });
@@ -211,5 +317,11 @@ const api = {
   },
   connection,
   panel,
+  traffic,
+  lesson,
+  replay,
+  get role() {
+    return role();
+  },
 };
 /** @type {any} */ (window).slicescope = api;

@@ -4,7 +4,15 @@
 /**
  * @typedef {{cluster: {mode: string, name: string, server: string, namespaces: string[], readOnly: boolean},
  *   connection: {state: string, message: string, since: number|null, problems: string[]},
- *   actions: boolean, namespaces: string[], timelineLimit: number}} Meta
+ *   actions: boolean, namespaces: string[], timelineLimit: number, classroom?: ClassroomState|null}} Meta
+ * @typedef {{services: string[], pods: string[], ips: string[], selectors?: Record<string,string>[]}} Highlight
+ * @typedef {{name: string, title: string, summary: string, step: number, total: number,
+ *   stepTitle: string|null, narration: string|null, highlight: Highlight|null,
+ *   checks: {text: string, ok: boolean}[], busy: boolean}} ScenarioState
+ * @typedef {{presenting: boolean, scenario: ScenarioState|null}} ClassroomState
+ * @typedef {{key: string, namespace: string, name: string, replicas: number, readyReplicas: number,
+ *   updatedReplicas: number, availableReplicas: number, selector: Record<string,string>|null,
+ *   services: string[]}} DeploymentView
  * @typedef {{ip: string, pod: string|null, node: string|null, zone?: string|null, state: string,
  *   ready: boolean, serving: boolean, terminating: boolean, reason: string|null}} EndpointView
  * @typedef {{name: string, addressType: string, managedBy?: string,
@@ -28,18 +36,24 @@
  * @typedef {{id: number, time: number, kind: string, service?: string|null, ip?: string|null,
  *   pod?: string|null, text: string}} TimelineEntry
  * @typedef {{seq: number, meta: Meta, services: Record<string, ServiceView>,
- *   pods: Record<string, PodView>, timeline: TimelineEntry[]}} Model
- * @typedef {{op: "put", coll: "services"|"pods", key: string, value: any}
- *   | {op: "del", coll: "services"|"pods", key: string}
+ *   pods: Record<string, PodView>, deployments: Record<string, DeploymentView>, timeline: TimelineEntry[]}} Model
+ * @typedef {"services"|"pods"|"deployments"} Coll
+ * @typedef {{op: "put", coll: Coll, key: string, value: any}
+ *   | {op: "del", coll: Coll, key: string}
  *   | {op: "timeline", entry: TimelineEntry}
+ *   | {op: "timeline-clear"}
  *   | {op: "meta", value: Meta}} Op
  * @typedef {{seq: number, ops: Op[]}} Delta
- * @typedef {{services: Set<string>, pods: Set<string>, timeline: boolean, meta: boolean, all: boolean}} Changes
+ * @typedef {{services: Set<string>, pods: Set<string>, deployments: Set<string>, timeline: boolean,
+ *   meta: boolean, all: boolean}} Changes
  */
+
+/** The keyed collections of the model, in the order the contract lists them. */
+export const COLLECTIONS = /** @type {const} */ (["services", "pods", "deployments"]);
 
 /** @returns {Changes} */
 export function noChanges() {
-  return { services: new Set(), pods: new Set(), timeline: false, meta: false, all: false };
+  return { services: new Set(), pods: new Set(), deployments: new Set(), timeline: false, meta: false, all: false };
 }
 
 /**
@@ -53,6 +67,7 @@ export function fromSnapshot(snap) {
     meta: snap.meta,
     services: { ...(snap.services || {}) },
     pods: { ...(snap.pods || {}) },
+    deployments: { ...(snap.deployments || {}) },
     timeline: Array.isArray(snap.timeline) ? snap.timeline.slice() : [],
   };
 }
@@ -69,27 +84,19 @@ export function applyDelta(model, delta) {
   const changes = noChanges();
   /** @type {Model} */
   const next = { ...model, seq: delta.seq };
-  let servicesCopied = false;
-  let podsCopied = false;
+  /** @type {Set<string>} collections already copied for this delta (copy on first write) */
+  const copied = new Set();
   let timelineCopied = false;
   for (const op of delta.ops || []) {
     if (op.op === "put" || op.op === "del") {
-      if (op.coll === "services") {
-        if (!servicesCopied) {
-          next.services = { ...next.services };
-          servicesCopied = true;
-        }
-        changes.services.add(op.key);
-      } else if (op.coll === "pods") {
-        if (!podsCopied) {
-          next.pods = { ...next.pods };
-          podsCopied = true;
-        }
-        changes.pods.add(op.key);
-      } else {
-        continue; // an unknown collection: ignore rather than corrupt the model
+      const name = op.coll;
+      if (!COLLECTIONS.includes(name)) continue; // an unknown collection: ignore rather than corrupt the model
+      if (!copied.has(name)) {
+        next[name] = { ...(next[name] || {}) };
+        copied.add(name);
       }
-      const coll = next[op.coll];
+      changes[name].add(op.key);
+      const coll = next[name];
       if (op.op === "put") coll[op.key] = op.value;
       else delete coll[op.key];
     } else if (op.op === "timeline") {
@@ -100,6 +107,10 @@ export function applyDelta(model, delta) {
       next.timeline.unshift(op.entry);
       const limit = next.meta ? Number(next.meta.timelineLimit) : 0;
       if (limit > 0 && next.timeline.length > limit) next.timeline.length = limit;
+      changes.timeline = true;
+    } else if (op.op === "timeline-clear") {
+      next.timeline = [];
+      timelineCopied = true;
       changes.timeline = true;
     } else if (op.op === "meta") {
       next.meta = op.value;

@@ -53,6 +53,7 @@ def model_matches_snapshot(page: Any, base: str, timeout: float = 10.0) -> dict[
     last: tuple[Any, Any] = (None, None)
     while time.monotonic() < deadline:
         snap = get_json(base + "api/snapshot")
+        snap.setdefault("deployments", {})  # a server from before the deployments collection sends none
         model = page.evaluate("() => window.slicescope.model")
         if model and model["seq"] == snap["seq"]:
             assert model == snap, "the page's model differs from api/snapshot at the same seq"

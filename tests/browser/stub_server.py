@@ -195,8 +195,30 @@ def project(world: World, meta: dict[str, Any]) -> dict[str, Any]:
             "endpointOf": svc_keys,
             "created": "2026-11-22T03:07:29Z",
         }
+    deployments: dict[str, Any] = {}
+    for (ns, name), (rs, labels, want) in world.deployments.items():
+        mine = [p for p in world.pods.values() if p.owner == rs and p.ns == ns and not p.terminating]
+        ready = sum(1 for p in mine if p.ready)
+        deployments[f"{ns}/{name}"] = {
+            "key": f"{ns}/{name}",
+            "namespace": ns,
+            "name": name,
+            "replicas": want,
+            "readyReplicas": ready,
+            "updatedReplicas": len(mine),
+            "availableReplicas": ready,
+            "selector": {k: v for k, v in labels.items() if k != "pod-template-hash"},
+            "services": sorted(
+                k for k, sv in world.svcs.items() if sv.ns == ns and matches(sv.selector, labels)
+            ),
+        }
     namespaces = sorted({s.ns for s in world.svcs.values()} | {p.ns for p in world.pods.values()})
-    return {"meta": {**meta, "namespaces": namespaces}, "services": services, "pods": pods_view}
+    return {
+        "meta": {**meta, "namespaces": namespaces},
+        "services": services,
+        "pods": pods_view,
+        "deployments": deployments,
+    }
 
 
 class Hub:
@@ -213,10 +235,13 @@ class Hub:
     def snapshot(self) -> dict[str, Any]:
         return {"seq": self.seq, **copy.deepcopy(self.view), "timeline": list(self.timeline)}
 
-    def commit(self, texts: list[tuple[str, str]]) -> None:
+    def commit(self, texts: list[tuple[str, str]], *, clear: bool = False) -> None:
         new = project(self.world, self.meta)
         ops: list[dict[str, Any]] = []
-        for coll in ("services", "pods"):
+        if clear:
+            self.timeline = []
+            ops.append({"op": "timeline-clear"})
+        for coll in ("services", "pods", "deployments"):
             old = self.view[coll]
             for k, v in new[coll].items():
                 if old.get(k) != v:
@@ -271,7 +296,50 @@ def lesson_world() -> World:
     return w
 
 
-def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: float = 0.3) -> FastAPI:
+STUB_SCENARIOS: list[dict[str, Any]] = [
+    {
+        "name": "endpoints-basics",
+        "title": "Endpoints basics: shipping-api",
+        "summary": "Four pods behind a Service; one fails its probe, then one is relabelled.",
+        "steps": [
+            {
+                "title": "A Service selects four pods",
+                "narration": "shipping-api-service forwards port 80 to 8080 on four ready pods.",
+                "do": None,
+                "services": ["default/shipping-api-service"],
+            },
+            {
+                "title": "One probe fails",
+                "narration": "One pod fails its readiness probe: its address stays listed, not ready.",
+                "do": "fail",
+                "services": ["default/shipping-api-service"],
+            },
+            {
+                "title": "The probe passes again",
+                "narration": "The probe passes again and the address is ready once more.",
+                "do": "pass",
+                "services": ["default/shipping-api-service"],
+            },
+        ],
+    },
+    {
+        "name": "readiness",
+        "title": "Readiness",
+        "summary": "web-svc and a pod that fails its probe.",
+        "steps": [{"title": "web-svc", "narration": "web-svc has two pods.", "do": None, "services": []}],
+    },
+]
+
+
+def create_stub_app(
+    *,
+    mode: str = "sim",
+    actions: bool = True,
+    ready_after: float = 0.3,
+    present_token: str | None = None,
+) -> FastAPI:
+    """`mode`: sim, kube or replay. `present_token`: like --present, every POST then needs
+    X-Slicescope-Token. GET api/debug/calls lists the classroom POSTs the page made."""
     meta = {
         "cluster": {
             "mode": mode,
@@ -283,6 +351,7 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
         "connection": {"state": "live", "message": "", "since": time.time(), "problems": []},
         "actions": actions,
         "timelineLimit": 200,
+        "classroom": {"presenting": present_token is not None, "scenario": None},
     }
     world = lesson_world()
     hub = Hub(world, meta)
@@ -457,6 +526,198 @@ def create_stub_app(*, mode: str = "sim", actions: bool = True, ready_after: flo
         }
         hub.commit([("source", f"cluster watch {meta['connection']['state']}")])
         return {"ok": True}
+
+    # ---- classroom: scenarios, replay, record, console (stand-ins with the real routes' shapes) ----
+    calls: list[dict[str, Any]] = []
+    lesson: dict[str, Any] = {"scenario": None, "step": 0, "picked": None}
+    replay = {"playing": True, "speed": 1.0, "position": 12.0, "duration": 120.0, "stoppedAt": None}
+    if mode == "replay":
+        replay["stoppedAt"] = "line 812: cut short (the recording was truncated)"
+    record: dict[str, Any] = {
+        "recording": False,
+        "path": None,
+        "items": 0,
+        "bytes": 0,
+        "seconds": 0.0,
+        "message": None,
+    }
+
+    @app.middleware("http")
+    async def presenter_only(request: Request, call_next: Any) -> Any:
+        if request.method == "POST":
+            calls.append({"path": request.url.path, "token": request.headers.get("x-slicescope-token")})
+            if present_token is not None and request.headers.get("x-slicescope-token") != present_token:
+                return JSONResponse({"error": "only the presenter can do that"}, status_code=403)
+        return await call_next(request)
+
+    def scenario_state() -> dict[str, Any] | None:
+        sc = lesson["scenario"]
+        if sc is None:
+            return None
+        n = lesson["step"]
+        step = sc["steps"][n - 1] if n > 0 else None
+        picked = lesson["picked"]
+        pods = [picked] if picked and step and step["do"] else []
+        ips = [world.pods[picked].ip] if pods and picked in world.pods else []
+        ready = sum(
+            1
+            for p in world.pods.values()
+            if p.labels.get("app") == "shipping-api" and p.ready and p.ns == "default"
+        )
+        return {
+            "name": sc["name"],
+            "title": sc["title"],
+            "summary": sc["summary"],
+            "step": n,
+            "total": len(sc["steps"]),
+            "stepTitle": step["title"] if step else None,
+            "narration": step["narration"] if step else None,
+            "highlight": {"services": step["services"] if step else [], "pods": pods, "ips": ips},
+            "checks": [{"text": f"shipping-api-service has {ready} ready endpoints", "ok": True}]
+            + ([{"text": "every shipping-api pod is ready", "ok": ready == 4}] if n else []),
+            "busy": False,
+        }
+
+    def publish(clear: bool = False) -> dict[str, Any] | None:
+        state = scenario_state()
+        meta["classroom"] = {"presenting": present_token is not None, "scenario": state}
+        hub.commit([], clear=clear)
+        return state
+
+    def run_step(n: int) -> None:
+        do = lesson["scenario"]["steps"][n - 1]["do"]
+        if do is None:
+            return
+        if lesson["picked"] is None:
+            first = sorted(
+                k for k, p in world.pods.items() if p.labels.get("app") == "shipping-api" and p.ready
+            )[0]
+            lesson["picked"] = first
+        pod = world.pods[lesson["picked"]]
+        pod.probe_ok = pod.ready = do == "pass"
+
+    def rebuild(to: int) -> None:
+        for pod in world.pods.values():
+            pod.probe_ok = pod.ready = True
+        lesson["step"] = 0
+        for n in range(1, to + 1):
+            run_step(n)
+            lesson["step"] = n
+
+    @app.get("/api/scenarios")
+    async def list_scenarios() -> Any:
+        return {
+            "scenarios": [
+                {"name": x["name"], "title": x["title"], "summary": x["summary"], "steps": len(x["steps"])}
+                for x in STUB_SCENARIOS
+            ],
+            "active": scenario_state(),
+        }
+
+    @app.post("/api/scenarios/start")
+    async def start(body: dict[str, Any]) -> Any:
+        found = [x for x in STUB_SCENARIOS if x["name"] == body.get("name")]
+        if not found:
+            return JSONResponse({"error": f"no scenario named {body.get('name')}"}, status_code=404)
+        lesson.update(scenario=found[0], step=0, picked=None)
+        rebuild(0)
+        return publish(clear=True)
+
+    def need_scenario() -> JSONResponse | None:
+        return None if lesson["scenario"] else JSONResponse({"error": "no scenario running"}, status_code=409)
+
+    @app.post("/api/scenarios/next")
+    async def next_step() -> Any:
+        if (r := need_scenario()) is not None:
+            return r
+        if lesson["step"] < len(lesson["scenario"]["steps"]):
+            run_step(lesson["step"] + 1)
+            lesson["step"] += 1
+        return publish()
+
+    @app.post("/api/scenarios/back")
+    async def back_step() -> Any:
+        if (r := need_scenario()) is not None:
+            return r
+        rebuild(max(0, lesson["step"] - 1))
+        return publish(clear=True)
+
+    @app.post("/api/scenarios/restart")
+    async def restart() -> Any:
+        if (r := need_scenario()) is not None:
+            return r
+        lesson["picked"] = None
+        rebuild(0)
+        return publish(clear=True)
+
+    @app.post("/api/scenarios/stop")
+    async def stop() -> Any:
+        lesson.update(scenario=None, step=0, picked=None)
+        return publish()
+
+    @app.get("/api/replay")
+    async def replay_state() -> Any:
+        if mode != "replay":
+            return JSONResponse({"error": "not replaying"}, status_code=404)
+        return replay
+
+    @app.post("/api/replay/{what}")
+    async def replay_control(what: str, request: Request) -> Any:
+        if mode != "replay":
+            return JSONResponse({"error": "not replaying"}, status_code=404)
+        body = await request.json() if what in ("speed", "seek") else {}
+        if what == "play":
+            replay["playing"] = True
+        elif what == "pause":
+            replay["playing"] = False
+        elif what == "speed":
+            replay["speed"] = float(body["speed"])
+        elif what == "seek":
+            replay["position"] = max(0.0, min(float(body["position"]), replay["duration"]))
+            hub.commit([], clear=True)
+        return replay
+
+    @app.get("/api/record")
+    async def record_state() -> Any:
+        if mode == "replay":
+            return JSONResponse({"error": "not available while replaying"}, status_code=404)
+        return record
+
+    @app.post("/api/record/start")
+    async def record_start(request: Request) -> Any:
+        body = await request.json()
+        name = (body or {}).get("path") or "slicescope-20261122-030729.jsonl"
+        record.update(recording=True, path=f"recordings/{name}", items=9, bytes=2048, seconds=0.0)
+        return record
+
+    @app.post("/api/record/stop")
+    async def record_stop() -> Any:
+        record.update(recording=False, items=record["items"] + 3)
+        return record
+
+    @app.post("/api/console/run")
+    async def console_run(body: dict[str, Any]) -> Any:
+        if mode != "sim":
+            return JSONResponse({"error": "the kubectl console works only with the simulated cluster"}, 403)
+        command = str(body.get("command", ""))
+        if command.startswith("kubectl get endpoints"):
+            eps = hub.view["services"]["default/shipping-api-service"]["endpoints"]["subsets"]
+            ips = ",".join(f"{a['ip']}:8080" for sub in eps for a in sub["addresses"])
+            out = f"NAME                   ENDPOINTS   AGE\nshipping-api-service   {ips}   5m\n"
+            return {"exitCode": 0, "output": out, "timedOut": False, "truncated": False, "streaming": False}
+        if not command.startswith("kubectl "):
+            return JSONResponse({"error": "refused: the command must start with kubectl"}, status_code=400)
+        return {
+            "exitCode": 1,
+            "output": f"<b>stub</b> cannot run: {command}\n",
+            "timedOut": False,
+            "truncated": False,
+            "streaming": False,
+        }
+
+    @app.get("/api/debug/calls")
+    async def debug_calls() -> Any:
+        return calls
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -44,17 +44,15 @@ function clusterIPText(svc) {
 }
 
 /**
- * The Deployment behind a pod, from its ReplicaSet owner: "<deployment>-<pod-template-hash>".
- * @param {PodView} pod
- * @returns {string|null}
+ * The Deployments whose pod template the Service selects (DeploymentView.services), by name.
+ * @param {import("../model.js").Model} model
+ * @param {string} serviceKey
+ * @returns {import("../model.js").DeploymentView[]}
  */
-export function deploymentOf(pod) {
-  if (!pod.owner || pod.owner.kind !== "ReplicaSet") return null;
-  const rs = pod.owner.name;
-  const hash = pod.labels && pod.labels["pod-template-hash"];
-  if (hash && rs.endsWith(`-${hash}`)) return rs.slice(0, -hash.length - 1);
-  const cut = rs.lastIndexOf("-");
-  return cut > 0 ? rs.slice(0, cut) : null;
+export function deploymentsOf(model, serviceKey) {
+  return Object.values(model.deployments || {})
+    .filter((d) => (d.services || []).includes(serviceKey))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /**
@@ -62,9 +60,6 @@ export function deploymentOf(pod) {
  * @param {ServiceHandlers} handlers
  */
 export function createServicesView(root, handlers) {
-  /** Service key → Deployment name, remembered so a Deployment scaled to 0 can be scaled back. */
-  /** @type {Map<string, string>} */
-  const deploymentFor = new Map();
   let actionsEnabled = true;
   /** The ServiceView each card last drew. */
   /** @type {WeakMap<HTMLElement, ServiceView>} */
@@ -299,41 +294,31 @@ export function createServicesView(root, handlers) {
   }
 
   /**
-   * The scale box: the Deployment whose ReplicaSet owns the Service's pods.
+   * The scale box: the Deployment whose pod template the Service selects, with its desired replicas
+   * (the input) and how many of them are ready, as the server's DeploymentView says.
    * @param {HTMLElement} card
    * @param {ServiceView} svc
    * @param {Model} model
    */
   function updateScale(card, svc, model) {
-    /** @type {Map<string, number>} */
-    const live = new Map();
-    for (const pod of Object.values(model.pods)) {
-      if (pod.namespace !== svc.namespace) continue;
-      const dep = deploymentOf(pod);
-      if (!dep) continue;
-      if (pod.services && pod.services.includes(svc.key) && !deploymentFor.has(svc.key)) {
-        deploymentFor.set(svc.key, dep);
-      }
-      if (!pod.terminating) live.set(dep, (live.get(dep) || 0) + 1);
-    }
-    const dep = deploymentFor.get(svc.key);
+    const dep = deploymentsOf(model, svc.key)[0];
     const form = /** @type {HTMLFormElement} */ (part(card, "scale"));
-    const show = Boolean(dep) && actionsEnabled;
-    form.hidden = !show;
+    form.hidden = !dep || !actionsEnabled;
     if (!dep) return;
-    form.dataset.deployment = dep;
-    const n = live.get(dep) || 0;
-    setText(part(card, "deployment"), dep);
-    setText(part(card, "scale-now"), `(${n} pod${n === 1 ? "" : "s"}) replicas`);
+    form.dataset.deployment = dep.name;
+    form.dataset.replicas = String(dep.replicas);
+    form.dataset.ready = String(dep.readyReplicas);
+    setText(part(card, "deployment"), dep.name);
+    setText(part(card, "scale-now"), `${dep.readyReplicas || 0}/${dep.replicas} ready · replicas`);
     const input = /** @type {HTMLInputElement} */ (part(card, "scale-input"));
-    if (!input.dataset.dirty && document.activeElement !== input) input.value = String(n);
+    if (!input.dataset.dirty && document.activeElement !== input) input.value = String(dep.replicas);
   }
 
   return {
     /**
      * Patch the cards for the services that changed (or all of them).
      * @param {Model} model
-     * @param {{services: Set<string>, pods: Set<string>, all: boolean, meta: boolean}} changes
+     * @param {import("../model.js").Changes} changes
      */
     render(model, changes) {
       actionsEnabled = Boolean(model.meta && model.meta.actions);
@@ -343,7 +328,7 @@ export function createServicesView(root, handlers) {
         (a, b) => Number(!a.selector) - Number(!b.selector) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
       );
       const touched = changes.all || changes.meta ? null : changes.services;
-      const podsChanged = changes.pods.size > 0;
+      const depsChanged = (changes.deployments && changes.deployments.size > 0) || false;
       reconcile(
         root,
         svcs,
@@ -352,7 +337,7 @@ export function createServicesView(root, handlers) {
         (card, svc, isNew) => {
           if (isNew || touched === null || touched.has(svc.key)) {
             updateCard(card, svc, model, isNew);
-          } else if (podsChanged) {
+          } else if (depsChanged) {
             updateScale(card, svc, model);
           }
         },
