@@ -96,6 +96,17 @@ BAD = [
     (["--in-cluster", "--kubeconfig", "x"], "exclude"),
     (["--kubeconfig", "/no/such/kubeconfig"], "no such file"),
     (["--kube", "--write-kubeconfig", "k"], "--write-kubeconfig"),
+    (["--replay-speed", "2"], "--replay-speed is for --replay"),
+    (["--replay", "r.jsonl", "--replay-speed", "0"], "--replay-speed"),
+    (["--replay", "r.jsonl", "--replay-speed", "1000"], "between 0.1 and 100"),
+    (["--replay", "r.jsonl", "--kube"], "--replay"),
+    (["--replay", "r.jsonl", "--write-kubeconfig", "k"], "--write-kubeconfig"),
+    (["--replay", "r.jsonl", "--record", "./r.jsonl"], "overwrite"),
+    (["--recordings-dir", "/no/such/folder"], "no such folder"),
+    (["--scenario", "/no/such/scenario.yaml"], "no such file"),
+    (["--scenario", "s.yaml", "--kube"], "--scenario"),
+    (["--present-token", "short"], "--present-token"),
+    (["--present-token", "has space in it"], "--present-token"),
 ]
 
 
@@ -103,6 +114,25 @@ BAD = [
 def test_bad_flags_in_process(args: list[str], words: str) -> None:
     with pytest.raises(cli.UsageError, match=words):
         cli.settings_from_args(args)
+
+
+def test_record_replay_and_classroom_flags(tmp_path: Path) -> None:
+    scenario = tmp_path / "mine.yaml"
+    scenario.write_text("name: x\n")
+    settings, _ = cli.settings_from_args(
+        ["--record", "out.jsonl", "--recordings-dir", str(tmp_path), "--scenario", str(scenario),
+         "--present-token", "tok-12345678"]
+    )  # fmt: skip
+    assert (settings.source, settings.record, settings.recordings_dir) == ("sim", "out.jsonl", str(tmp_path))
+    assert (settings.scenario, settings.present, settings.present_token) == (
+        str(scenario),
+        True,
+        "tok-12345678",
+    )
+    settings, _ = cli.settings_from_args(["--replay", "r.jsonl", "--replay-speed", "4", "--present"])
+    assert (settings.source, settings.replay, settings.replay_speed) == ("replay", "r.jsonl", 4.0)
+    assert (settings.present, settings.present_token, settings.record) == (True, None, None)
+    assert settings.actions_enabled is False
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -119,6 +149,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.write_text("clusters: [\n")
     assert str(broken) in one_line_error(run_cli("--kubeconfig", str(broken)))  # KubeConfigError
+
+
+def test_bad_scenarios_recordings_and_record_paths_are_one_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "lesson.yaml"
+    scenario.write_text("name: my-lesson\ntitle: T\nsummary: S\nsteps:\n  - title: A\n    narration: N\n"
+                        "    actions:\n      - scael: {deployment: web, replicas: 2}\n")  # fmt: skip
+    line = one_line_error(run_cli("--scenario", str(scenario)))
+    assert f"{scenario}, line 8" in line and "scael" in line
+    not_a_recording = tmp_path / "notes.jsonl"
+    not_a_recording.write_text('{"hello": 1}\n')
+    assert str(not_a_recording) in one_line_error(run_cli("--replay", str(not_a_recording)))
+    missing = tmp_path / "nowhere" / "rec.jsonl"
+    line = one_line_error(run_cli("--port", str(free_port()), "--record", str(missing)))
+    assert "--record" in line and str(missing) in line
 
 
 @pytest.mark.parametrize(
@@ -163,6 +207,33 @@ def test_main_builds_the_app_and_hands_it_to_uvicorn(
     assert f"127.0.0.1:{port}/k8s" in config["clusters"][0]["cluster"]["server"]
     assert config["users"][0]["user"]["token"] == app.state.runtime.api_token
     assert kubeconfig.stat().st_mode & 0o077 == 0
+
+
+def test_present_prints_the_presenter_and_class_urls(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import uvicorn
+
+    calls: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(app))
+    port = free_port()
+    record = tmp_path / "class.jsonl"
+    args = ["--port", str(port), "--no-lesson", "--present-token", "tok-en_12345"]
+    assert cli.main([*args, "--record", str(record)]) == 0
+    (app,) = calls
+    rt = app.state.runtime
+    assert rt.present_token == "tok-en_12345" and rt.recorder.recording
+    rt.recorder.stop()
+    assert record.read_text().startswith('{"slicescope-recording":1,')
+    out = capsys.readouterr().out
+    assert f"http://127.0.0.1:{port}/?token=tok-en_12345" in out
+    assert f"class (read-only):    http://127.0.0.1:{port}/\n" in out
+    assert "--host 0.0.0.0" in out and f"recording to {record}" in out
+
+    calls.clear()
+    assert cli.main(["--port", str(free_port()), "--no-lesson", "--present"]) == 0
+    token = calls[0].state.runtime.present_token
+    assert len(token) >= 16 and f"?token={token}" in capsys.readouterr().out
 
 
 # ---- the real thing --------------------------------------------------------------------

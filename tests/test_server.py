@@ -61,7 +61,7 @@ async def post(client: httpx.AsyncClient, path: str, body: Any) -> httpx.Respons
 async def test_snapshot_follows_the_contract() -> None:
     async with app_client() as client:
         snap = await lesson_ready(client)
-        assert set(snap) == {"seq", "meta", "services", "pods", "timeline"}
+        assert set(snap) == {"seq", "meta", "services", "pods", "deployments", "timeline"}
         assert isinstance(snap["seq"], int) and snap["seq"] > 0
         meta = snap["meta"]
         assert meta["cluster"] == {
@@ -75,6 +75,8 @@ async def test_snapshot_follows_the_contract() -> None:
         assert meta["actions"] is True
         assert meta["namespaces"] == ["default"]
         assert meta["timelineLimit"] == 200
+        assert meta["classroom"] is None  # not presenting, no scenario
+        assert set(snap["deployments"]) == {"default/shipping-api", "default/web"}
         svc = snap["services"]["default/shipping-api-service"]
         assert set(svc) == SERVICE_KEYS
         assert svc["selector"] == {"app": "shipping-api"}
@@ -431,3 +433,53 @@ def test_sim_source_lists_every_watched_kind_then_streams_changes() -> None:
     cluster.scale("default", "shipping-api", 1)
     clock.advance(30)
     assert items == []
+
+
+# ---- record, replay, console, classroom wiring ------------------------------------------
+async def test_every_source_item_is_tapped_by_the_recorder(tmp_path: Any) -> None:
+    from app.recording import read_recording
+
+    async with app_client(make_settings(recordings_dir=str(tmp_path))) as client:
+        await lesson_ready(client)
+        assert (await client.get("/api/replay")).status_code == 404  # not replaying
+        status = (await client.get("/api/record")).json()
+        assert status["recording"] is False
+        r = await client.post("/api/record/start", json={"path": "mid"})
+        assert r.status_code == 200 and r.json()["recording"] is True
+        await post(client, "/api/actions/scale", {"name": "shipping-api", "replicas": 2})
+        await lesson_ready(client, replicas=2)
+        assert (await client.post("/api/record/stop")).json()["recording"] is False
+    recording = read_recording(tmp_path / "mid.jsonl")
+    kinds = {type(e.item).__name__ for e in recording.entries}
+    assert {"Status", "Resync", "Change"} <= kinds
+    assert recording.header.cluster.mode == "sim"
+
+
+async def test_a_replay_is_a_read_only_source_with_the_recorded_clock(tmp_path: Any) -> None:
+    from tests.recording import record_lesson
+
+    session = record_lesson(tmp_path / "lesson.jsonl")
+    settings = make_settings(source="replay", replay=str(session.path), replay_speed=100.0)
+    async with app_client(settings) as client:
+        rt = client.app.state.runtime  # type: ignore[attr-defined]
+        assert rt.engine is not None and rt.live is None and rt.source.on_seek == rt.reset_view
+        state = (await client.get("/api/replay")).json()
+        assert state["speed"] == 100.0 and state["duration"] > 0
+        snap = await snapshot(client)
+        assert snap["meta"]["cluster"]["mode"] == "replay" and snap["meta"]["actions"] is False
+        r = await post(client, "/api/actions/scale", {"name": "shipping-api", "replicas": 1})
+        assert r.status_code == 403
+        r = await post(client, "/api/scenarios/start", {"name": "readiness"})
+        assert r.status_code == 409
+        assert (await client.get("/api/console/status")).json()["enabled"] is False
+        assert (await client.get("/api/record")).json()["recording"] is False  # a replay can be recorded
+        await await_for(lambda: not rt.source.state()["playing"], what="the replay to end")
+        started = rt.source.recording.header.started
+        assert started <= rt.engine._now() <= started + state["duration"] + 1e-6  # the recorded time
+
+
+async def test_console_is_enabled_for_the_simulated_cluster() -> None:
+    async with app_client(make_settings()) as client:
+        status = (await client.get("/api/console/status")).json()
+        assert status["enabled"] is True
+        assert status["kubectl"] is False or "reason" not in status

@@ -142,7 +142,7 @@ def test_too_old_or_future_id_gets_a_snapshot() -> None:
                 event, seq, data = SSEReader(response).next_json()
                 assert event == "snapshot"
                 assert seq == data["seq"] >= now
-                assert set(data) == {"seq", "meta", "services", "pods", "timeline"}
+                assert set(data) == {"seq", "meta", "services", "pods", "deployments", "timeline"}
 
 
 def test_pings_and_dropped_streams() -> None:
