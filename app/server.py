@@ -308,6 +308,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _defer_to_a_later_console(app)
         if settings.record and not rt.recorder.recording:
             try:  # the CLI starts it before serving (to report a bad path); tests start it here
                 rt.recorder.start(settings.record)
@@ -450,6 +451,28 @@ def _include_console(app: FastAPI, rt: Runtime) -> None:
         )
 
     app.include_router(console_router(context))
+    app.state.console_routes = app.router.routes[-1]
+
+
+def _defer_to_a_later_console(app: FastAPI) -> None:
+    """An app given its own console router after create_app (a test with stand-in limits) keeps that
+    one: ours would match first, so it steps aside."""
+    ours = getattr(app.state, "console_routes", None)
+    routes = app.router.routes
+    if ours is None or ours not in routes:
+        return
+
+    def serves_console(route: Any) -> bool:
+        inner = getattr(route, "original_router", None)
+        paths = (
+            [getattr(r, "path", "") for r in inner.routes]
+            if inner is not None
+            else [getattr(route, "path", "")]
+        )
+        return "/api/console/run" in paths
+
+    if any(r is not ours and serves_console(r) for r in routes):
+        routes.remove(ours)
 
 
 def _explain(fn: Any, what: str, namespace: str, name: str) -> JSONResponse:
