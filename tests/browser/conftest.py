@@ -90,3 +90,22 @@ def stub_readonly_url(browser_context: Any) -> Iterator[str]:
     with live_server(create_stub_app(mode="kube", actions=False)) as base:
         yield base + "/"
         _close_pages(browser_context)
+
+
+@pytest.fixture
+def stub_present_url(browser_context: Any) -> Iterator[str]:
+    """The stand-in server as with --present: POSTs need X-Slicescope-Token: s3cret."""
+    from tests.browser.stub_server import create_stub_app
+
+    with live_server(create_stub_app(present_token="s3cret")) as base:
+        yield base + "/"
+        _close_pages(browser_context)
+
+
+@pytest.fixture
+def stub_replay_url(browser_context: Any) -> Iterator[str]:
+    from tests.browser.stub_server import create_stub_app
+
+    with live_server(create_stub_app(mode="replay", actions=False)) as base:
+        yield base + "/"
+        _close_pages(browser_context)

@@ -124,6 +124,11 @@ export function createLesson(root, handlers) {
     });
     bar.setAttribute("aria-label", `step ${s.step} of ${s.total}`);
     part(root, "busy").hidden = !s.busy;
+    const error = /** @type {any} */ (s).error;
+    if (typeof error === "string" && error) {
+      setText(msg, `This step failed: ${error}`);
+      msg.dataset.state = "error";
+    }
     part(root, "back").toggleAttribute("disabled", atStart || s.busy);
     part(root, "next").toggleAttribute("disabled", s.step >= s.total || s.busy);
     part(root, "restart").toggleAttribute("disabled", s.busy);
@@ -139,7 +144,8 @@ export function createLesson(root, handlers) {
       (node, c) => {
         node.dataset.ok = String(Boolean(c.ok));
         setText(/** @type {HTMLElement} */ (node.querySelector(".check-mark")), c.ok ? "✓" : "✗");
-        setText(/** @type {HTMLElement} */ (node.querySelector(".check-text")), c.text);
+        const problems = Array.isArray(/** @type {any} */ (c).problems) ? /** @type {any} */ (c).problems : [];
+        setText(/** @type {HTMLElement} */ (node.querySelector(".check-text")), c.ok || !problems.length ? c.text : `${c.text} (${problems.join("; ")})`);
       },
       { animate: false },
     );
