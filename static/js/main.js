@@ -142,7 +142,16 @@ const replay = createReplay(part(document.body, "replay"), part(document.body, "
 /** Mark what the current step names; on a new step, bring the first marked thing into view. @param {boolean} scroll */
 function showHighlighted(scroll) {
   const s = model && model.meta && model.meta.classroom && model.meta.classroom.scenario;
-  const marked = applyHighlight(s ? s.highlight : null);
+  const hl = s && s.highlight ? { ...s.highlight, pods: [...(s.highlight.pods || [])] } : null;
+  // a selector the step names marks every pod it selects (e.g. four pods that no Service selects yet)
+  if (hl && model && Array.isArray(hl.selectors) && hl.selectors.length) {
+    for (const pod of Object.values(model.pods)) {
+      if (pod.terminating) continue;
+      const labels = pod.labels || {};
+      if (hl.selectors.some((sel) => Object.entries(sel).every(([k, v]) => labels[k] === v))) hl.pods.push(pod.key);
+    }
+  }
+  const marked = applyHighlight(hl);
   if (!scroll || marked.length === 0) return;
   // a pod the step names is the thing to look at; else the Service
   const target = marked.find((n) => !n.classList.contains("svc")) || marked[0];

@@ -93,6 +93,10 @@ export function createLesson(root, handlers) {
   /** @param {"next"|"back"|"restart"} cmd */
   function command(cmd) {
     if (!state || handlers.isViewer()) return;
+    if (state.busy) {
+      setText(msg, "Wait: this step is still playing out.");
+      return;
+    }
     if (cmd === "next") {
       if (state.step >= state.total) {
         setText(msg, "That was the last step: Restart or Stop.");

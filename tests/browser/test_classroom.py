@@ -1,0 +1,226 @@
+"""Classroom mode against the real server and its simulated cluster: a lesson stepped with the keyboard,
+a viewer following the presenter under --present, and the kubectl console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import SIM_SPEED, _close_pages, _real_app_available
+from tests.browser.helpers import card, get_json, model_matches_snapshot
+
+pytestmark = pytest.mark.browser
+
+SHIPPING = "default/shipping-api-service"
+TOKEN = "presenter-t0ken"
+
+
+@pytest.fixture
+def present_url(browser_context: Any) -> Iterator[str]:
+    """The real server with --present (token fixed for the test)."""
+    if not _real_app_available():
+        pytest.skip("the server is not there yet")
+    from tests.fixtures_app import make_settings, running_app
+
+    with running_app(make_settings(sim_speed=SIM_SPEED, present=True, present_token=TOKEN)) as base:
+        yield base + "/"
+        _close_pages(browser_context)
+
+
+def _settled(page: Any, n: int, total: int) -> None:
+    """Wait until the lesson shows step n and that step has played out."""
+    words = f"Step {n} of {total}" if n else f"Ready · {total} steps"
+    page.wait_for_function(
+        """(words) => {
+            const l = document.getElementById('lesson');
+            return l.querySelector('[data-part=step]').textContent === words &&
+                   l.querySelector('[data-part=busy]').hidden && !l.dataset.pending;
+        }""",
+        arg=words,
+        timeout=20000,
+    )
+
+
+def _start(page: Any, name: str) -> None:
+    page.click("[data-part=lesson-toggle]")
+    page.locator("#lesson [data-part=pick] option").first.wait_for(state="attached", timeout=5000)
+    page.select_option("#lesson [data-part=pick]", name)
+    page.click("#lesson [data-part=start]")
+    page.wait_for_selector("#lesson[data-active=yes]", timeout=10000)
+    page.locator("body").click(position={"x": 5, "y": 400})  # the keys go to the page, not a button
+
+
+def _narration(page: Any) -> str:
+    return page.locator("#lesson [data-part=narration]").inner_text()
+
+
+def _ready_chips(page: Any, key: str) -> int:
+    return card(page, key).locator(".chip.state-ready:not([data-leaving])").count()
+
+
+def _wait_ready(page: Any, n: int) -> None:
+    page.wait_for_function(
+        """([k, n]) => document.querySelectorAll(
+            `.svc[data-key="${k}"] .chip.state-ready:not([data-leaving])`).length === n""",
+        arg=[SHIPPING, n],
+        timeout=10000,
+    )
+
+
+def _no_failed_checks(page: Any) -> None:
+    page.wait_for_function(
+        """() => {
+            const l = document.getElementById('lesson');
+            return l.querySelectorAll('.check').length > 0 &&
+                   l.querySelectorAll('.check[data-ok=false]').length === 0;
+        }""",
+        timeout=10000,
+    )
+
+
+def test_endpoints_basics_stepped_with_the_keyboard(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    listing = get_json(app_url + "api/scenarios")
+    total = next(s["steps"] for s in listing["scenarios"] if s["name"] == "endpoints-basics")
+    _start(page, "endpoints-basics")
+    _settled(page, 0, total)
+    assert "Four shipping-api pods get a Service" in _narration(page)
+
+    page.keyboard.press("ArrowRight")
+    _settled(page, 1, total)
+    _no_failed_checks(page)
+    assert "Nothing routes to them yet" in _narration(page)
+    orphans = page.locator("#orphans .orphan:not([data-leaving])")
+    page.wait_for_function("() => document.querySelectorAll('#orphans .orphan.is-highlighted').length === 4")
+    assert orphans.count() == 4 and card(page, SHIPPING).count() == 0
+
+    page.keyboard.press("PageDown")  # a presentation clicker
+    _settled(page, 2, total)
+    _no_failed_checks(page)
+    assert "targetPort 8080" in _narration(page)
+    page.wait_for_function(
+        """(k) => { const c = document.querySelector(`.svc[data-key="${k}"]`);
+                    return c && c.classList.contains('is-highlighted') &&
+                           c.querySelectorAll('.chip.state-ready:not([data-leaving])').length === 4; }""",
+        arg=SHIPPING,
+        timeout=10000,
+    )
+    assert card(page, SHIPPING).get_attribute("data-highlight") == "this step"
+    assert page.locator("#orphans .orphan:not([data-leaving])").count() == 0
+
+    page.keyboard.press(" ")
+    _settled(page, 3, total)
+    _no_failed_checks(page)
+    assert "orphan" in _narration(page)
+    orphan = page.locator("#orphans .orphan:not([data-leaving])")
+    orphan.wait_for(timeout=5000)
+    assert "app=debug" in orphan.inner_text()
+    assert "is-highlighted" in (orphan.get_attribute("class") or "")
+    state = get_json(app_url + "api/scenarios")["active"]
+    assert orphan.get_attribute("data-pod-key") in state["highlight"]["pods"]
+
+    page.keyboard.press("ArrowRight")
+    _settled(page, 4, total)
+    _no_failed_checks(page)
+    _wait_ready(page, 4)
+    # what changed in this step is listed in the panel
+    assert page.locator("#lesson [data-part=changes] .change").count() >= 1
+
+    page.keyboard.press("ArrowRight")
+    _settled(page, 5, total)
+    _no_failed_checks(page)
+    assert "six replicas" in _narration(page)
+    _wait_ready(page, 6)
+    assert "6/6 ready" in card(page, SHIPPING).locator("form.scale").inner_text()
+
+    # back rebuilds step 4 (a fresh cluster replayed to it): four endpoints again
+    page.keyboard.press("ArrowLeft")
+    _settled(page, 4, total)
+    _no_failed_checks(page)
+    _wait_ready(page, 4)
+    page.keyboard.press("ArrowRight")
+    _settled(page, 5, total)
+    page.keyboard.press("ArrowRight")
+    _settled(page, 6, total)
+    _no_failed_checks(page)
+    card(page, SHIPPING).wait_for(state="detached", timeout=10000)
+    assert page.locator("#orphans .orphan:not([data-leaving])").count() == 1
+
+    page.keyboard.press("ArrowRight")
+    _settled(page, 7, total)
+    _no_failed_checks(page)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#orphans .orphan:not([data-leaving])').length === 0"
+    )
+    assert "Done" in page.locator("#lesson [data-part=next]").inner_text()
+    model_matches_snapshot(page, app_url)
+
+    page.keyboard.press("r")
+    _settled(page, 0, total)
+    assert get_json(app_url + "api/scenarios")["active"]["step"] == 0
+
+
+def test_viewer_follows_the_presenter(browser_context: Any, present_url: str) -> None:
+    presenter = browser_context.new_page()
+    viewer = browser_context.new_page()
+    errors: list[str] = []
+    for pg in (presenter, viewer):
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        presenter.goto(present_url + f"?token={TOKEN}")
+        presenter.wait_for_function("() => window.slicescope.role === 'presenter'")
+        assert TOKEN not in presenter.url
+        viewer.goto(present_url)
+        viewer.wait_for_function("() => window.slicescope.role === 'viewer'")
+        assert viewer.locator("[data-part=follow-tag]").is_visible()
+        for sel in (
+            "form.scale",
+            "[data-part=traffic-toggle]",
+            "[data-part=lesson-toggle]",
+            "[data-part=record]",
+        ):
+            assert viewer.locator(sel).filter(visible=True).count() == 0, sel
+        assert viewer.locator("#lesson").is_hidden()
+
+        _start(presenter, "endpoints-basics")
+        total = presenter.evaluate("() => window.slicescope.lesson.state.total")
+        viewer.locator("#lesson").wait_for(timeout=10000)  # the viewer's panel opens by itself
+        _settled(viewer, 0, total)
+        presenter.keyboard.press("ArrowRight")
+        _settled(presenter, 1, total)
+        _settled(viewer, 1, total)
+        assert _narration(viewer) == _narration(presenter)
+        presenter.keyboard.press("ArrowRight")
+        _settled(presenter, 2, total)
+        _settled(viewer, 2, total)
+        viewer.wait_for_function(
+            "(k) => document.querySelector(`.svc[data-key=\"${k}\"]`)?.classList.contains('is-highlighted')",
+            arg=SHIPPING,
+            timeout=10000,
+        )
+        assert viewer.locator(".lesson-buttons").is_hidden()
+        # a viewer's key press changes nothing (and the server would refuse it anyway)
+        viewer.keyboard.press("ArrowRight")
+        viewer.wait_for_timeout(500)
+        assert get_json(present_url + "api/scenarios")["active"]["step"] == 2
+        refused = viewer.evaluate("async () => (await fetch('api/scenarios/next', {method: 'POST'})).status")
+        assert refused == 403
+        assert not errors
+    finally:
+        presenter.close()
+        viewer.close()
+
+
+def test_console_runs_kubectl_get_endpoints(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    page.click("[data-part=console-toggle]")
+    box = page.locator("#console-input")
+    box.fill("kubectl get endpoints")
+    box.press("Enter")
+    page.wait_for_selector("#console:not([data-running])", timeout=30000)
+    out = page.locator("#console [data-part=output]").inner_text()
+    header = next((line for line in out.splitlines() if line.startswith("NAME")), "")
+    assert header.split()[:2] == ["NAME", "ENDPOINTS"], out
+    assert "shipping-api-service" in out
