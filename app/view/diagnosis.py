@@ -241,7 +241,7 @@ def closest_miss(index: Index, namespace: str, selector: Labels) -> str:
                 "(is the key misspelt?)"
             )
     k, v = terms[0]
-    total = len(index.pods_by_ns.get(namespace, ()))
+    total = index.pods_in_ns.get(namespace, 0)
     return f"none of the {pods_word(total)} in {namespace} has a label {k}; the selector wants {k}={v}"
 
 
@@ -270,7 +270,7 @@ def diagnose(index: Index, svc: Service, ready: int, matched: list[Pod]) -> dict
             }
         return {"code": "none-ready", "text": "no selector, and none of its hand-written addresses is ready"}
     sel = fmt_selector(svc.selector)
-    if not index.pods_by_ns.get(svc.namespace):
+    if not index.pods_in_ns.get(svc.namespace):
         return {"code": "no-pods", "text": f"no pods in namespace {svc.namespace}; the selector wants {sel}"}
     if not matched:
         return {"code": "no-pods-match", "text": closest_miss(index, svc.namespace, svc.selector)}

@@ -18,10 +18,15 @@ from app.view.diagnosis import pod_verdict
 from app.view.index import Index, Key, selector_matches
 from app.view.projector import (
     Cache,
-    View,
+    DeploymentPub,
+    PodPub,
+    ServicePub,
     project_deployment,
     project_pod,
     project_service,
+    render_deployment,
+    render_pod,
+    render_service,
     selected_pods,
 )
 from app.view.slim import (
@@ -45,11 +50,6 @@ NEAR_MISS_PODS = 20  # pods shown by explain_service when none matches the selec
 
 def _skey(key: Key) -> str:
     return f"{key[0]}/{key[1]}"
-
-
-def _key(skey: str) -> Key:
-    ns, _, name = skey.partition("/")
-    return (ns, name)
 
 
 class ViewEngine:
@@ -77,10 +77,10 @@ class ViewEngine:
         }
         self._was_live = False
         self._classroom: dict[str, Any] | None = None
-        # published state
-        self._services: dict[str, View] = {}
-        self._pods: dict[str, View] = {}
-        self._deployments: dict[str, View] = {}
+        # published state, as compact records rendered into view dicts only for ops and snapshots
+        self._services: dict[Key, ServicePub] = {}
+        self._pods: dict[Key, PodPub] = {}
+        self._deployments: dict[Key, DeploymentPub] = {}
         self._timeline: deque[Entry] = deque(maxlen=self._limit)
         self._meta = self._build_meta()
         # pending work: dirty keys -> quiet (True when only a first list touched them: no timeline entries)
@@ -147,8 +147,8 @@ class ViewEngine:
             (self._deployments, self._dirty_deployments),
         ):
             dirty.clear()
-            for skey in published:
-                dirty[_key(skey)] = True
+            for key in published:
+                dirty[key] = True
 
     def set_classroom(self, value: dict[str, Any] | None) -> None:
         """Set meta.classroom (docs/view-model.md ClassroomState, or None); a meta op follows on the next
@@ -286,7 +286,7 @@ class ViewEngine:
         ReplicaSet of a new Deployment is no news: the Deployment's own entry says it was added)."""
         assert rs.deployment is not None
         idx = self.index
-        if len(idx.replicasets_by_deployment.get((rs.namespace, rs.deployment), ())) < 2:
+        if len(idx.replicasets_of(rs.namespace, rs.deployment)) < 2:
             return
         dep = idx.deployments.get((rs.namespace, rs.deployment))
         services = sorted(idx.services_selecting(rs.namespace, dep.template_labels)) if dep else []
@@ -381,69 +381,71 @@ class ViewEngine:
         # precedes its effects (pods added, endpoints' changes)
         dirty, self._dirty_deployments = self._dirty_deployments, {}
         for key in sorted(dirty):
-            quiet, skey = dirty[key], _skey(key)
-            old = self._deployments.get(skey)
+            quiet = dirty[key]
+            old_dep = self._deployments.get(key)
             dep = idx.deployments.get(key)
             if dep is None:
-                if old is not None:
-                    del self._deployments[skey]
-                    ops.append({"op": "del", "coll": "deployments", "key": skey})
+                if old_dep is not None:
+                    del self._deployments[key]
+                    ops.append({"op": "del", "coll": "deployments", "key": _skey(key)})
                     if not quiet:
-                        drafts += diff_deployment(old, None)
+                        drafts += diff_deployment(render_deployment(old_dep), None)
                 continue
             self.stats["deployment_projections"] += 1
-            view = project_deployment(idx, dep)
-            if view != old:
-                self._deployments[skey] = view
-                ops.append({"op": "put", "coll": "deployments", "key": skey, "value": view})
+            dep_pub = project_deployment(idx, dep)
+            if dep_pub != old_dep:
+                self._deployments[key] = dep_pub
+                view = render_deployment(dep_pub)
+                ops.append({"op": "put", "coll": "deployments", "key": _skey(key), "value": view})
                 if not quiet:
-                    drafts += diff_deployment(old, view)
+                    drafts += diff_deployment(render_deployment(old_dep) if old_dep else None, view)
 
         dirty, self._dirty_pods = self._dirty_pods, {}
         for key in sorted(dirty):
-            quiet, skey = dirty[key], _skey(key)
-            old = self._pods.get(skey)
+            quiet = dirty[key]
+            old_pod = self._pods.get(key)
             pod = idx.pods.get(key)
             if pod is None:
-                if old is not None:
-                    del self._pods[skey]
-                    ops.append({"op": "del", "coll": "pods", "key": skey})
+                if old_pod is not None:
+                    del self._pods[key]
+                    ops.append({"op": "del", "coll": "pods", "key": _skey(key)})
                     if not quiet:
-                        drafts += diff_pod(old, None)
+                        drafts += diff_pod(render_pod(old_pod), None)
                 continue
             self.stats["pod_projections"] += 1
-            view = project_pod(idx, pod)
-            if view != old:
-                self._pods[skey] = view
-                ops.append({"op": "put", "coll": "pods", "key": skey, "value": view})
+            pod_pub = project_pod(idx, pod)
+            if pod_pub != old_pod:
+                self._pods[key] = pod_pub
+                view = render_pod(pod_pub)
+                ops.append({"op": "put", "coll": "pods", "key": _skey(key), "value": view})
                 if not quiet:
-                    drafts += diff_pod(old, view)
+                    drafts += diff_pod(render_pod(old_pod) if old_pod else None, view)
 
         dirty, self._dirty_services = self._dirty_services, {}
         for key in sorted(dirty):
-            quiet, skey = dirty[key], _skey(key)
-            old = self._services.get(skey)
+            quiet = dirty[key]
+            old = self._services.get(key)
             svc = idx.services.get(key)
             if svc is None:
                 idx.unmatched.get(key[0], set()).discard(key[1])
                 self._cache.forget_service(key)
                 if old is not None:
-                    del self._services[skey]
-                    ops.append({"op": "del", "coll": "services", "key": skey})
+                    del self._services[key]
+                    ops.append({"op": "del", "coll": "services", "key": _skey(key)})
                     if not quiet:
                         drafts += diff_service(idx, old, None)
                 continue
             self.stats["service_projections"] += 1
-            view, unmatched = project_service(idx, svc, self._cache)
+            pub, unmatched = project_service(idx, svc, self._cache)
             if unmatched:
                 idx.unmatched[key[0]].add(key[1])
             else:
                 idx.unmatched.get(key[0], set()).discard(key[1])
-            if view != old:
-                self._services[skey] = view
-                ops.append({"op": "put", "coll": "services", "key": skey, "value": view})
+            if pub != old:
+                self._services[key] = pub
+                ops.append({"op": "put", "coll": "services", "key": _skey(key), "value": render_service(pub)})
                 if not quiet:
-                    drafts += diff_service(idx, old, view)
+                    drafts += diff_service(idx, old, pub)
 
         head: list[dict[str, Any]] = []
         if self._meta_dirty:
@@ -475,9 +477,9 @@ class ViewEngine:
     def state(self) -> dict[str, Any]:
         return {
             "meta": self._meta,
-            "services": dict(self._services),
-            "pods": dict(self._pods),
-            "deployments": dict(self._deployments),
+            "services": {_skey(k): render_service(p) for k, p in self._services.items()},
+            "pods": {_skey(k): render_pod(p) for k, p in self._pods.items()},
+            "deployments": {_skey(k): render_deployment(p) for k, p in self._deployments.items()},
             "timeline": list(self._timeline),
         }
 
@@ -495,7 +497,7 @@ class ViewEngine:
             if svc.selector and keys & {k for k, _ in svc.selector}:
                 names.add(svc_name)  # a near miss: the selector uses a label key this pod has
         return {
-            "pod": project_pod(idx, pod),
+            "pod": render_pod(project_pod(idx, pod)),
             "services": [pod_verdict(idx, idx.services[(namespace, n)], pod) for n in sorted(names)],
         }
 
@@ -504,7 +506,7 @@ class ViewEngine:
         svc = idx.services.get((namespace, name))
         if svc is None:
             return None
-        view, _ = project_service(idx, svc)
+        pub, _ = project_service(idx, svc)
         pods: dict[str, Pod] = {p.name: p for p in selected_pods(idx, svc)}
         for sl in idx.slices_of(namespace, name):
             for ep in sl.endpoints:
@@ -515,7 +517,7 @@ class ViewEngine:
             wanted = {k for k, _ in svc.selector}
             near = sorted(
                 n
-                for n in idx.pods_by_ns.get(namespace, ())
+                for n in idx.pod_names_in(namespace)
                 if wanted & {k for k, _ in idx.pods[(namespace, n)].labels}
             )
             pods = {n: idx.pods[(namespace, n)] for n in near[:NEAR_MISS_PODS]}
@@ -535,7 +537,7 @@ class ViewEngine:
             )
         return {
             "service": _skey(svc.key),
-            "readyCount": view["counts"]["ready"],
-            "diagnosis": view["diagnosis"],
+            "readyCount": pub.counts[0],
+            "diagnosis": pub.diagnosis,
             "pods": verdicts,
         }

@@ -1,5 +1,7 @@
-"""Pure functions from the index to the view: a ServiceView, PodView or DeploymentView dict exactly as
-docs/view-model.md describes them."""
+"""Pure functions from the index to the view. What the engine keeps published are small records
+(PodPub, ServicePub, DeploymentPub) holding the slim objects they were built from; render_* turns them
+into the ServiceView, PodView or DeploymentView dicts exactly as docs/view-model.md describes them, only
+when a client needs them (an op, a snapshot), so the view costs little memory per pod."""
 
 from __future__ import annotations
 
@@ -17,19 +19,81 @@ from app.view.slim import (
     SliceEndpoint,
     SlicePort,
     ip_sort_key,
+    share,
 )
 
 View = dict[str, Any]
+Why = tuple[str, str]  # (excluded reason code, text)
 
 __all__ = [
     "Cache",
+    "DeploymentPub",
+    "PodPub",
+    "ServicePub",
+    "SlicePub",
     "View",
     "ip_sort_key",
     "project_deployment",
     "project_pod",
     "project_service",
+    "render_deployment",
+    "render_pod",
+    "render_service",
     "selected_pods",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class SlicePub:
+    """One EndpointSlice as published, with the reason of each endpoint that is not ready (None when
+    every endpoint is ready: the reasons of ready endpoints are null)."""
+
+    slice: EndpointSlice
+    reasons: tuple[str | None, ...] | None
+
+    @property
+    def name(self) -> str:
+        return self.slice.name
+
+    def endpoint_views(self) -> list[View]:
+        reasons = self.reasons
+        return [
+            {
+                "ip": ep.ip,
+                "pod": ep.pod,
+                "node": ep.node,
+                "zone": ep.zone,
+                "state": ep.state,
+                "ready": ep.ready,
+                "serving": ep.serving,
+                "terminating": ep.terminating,
+                "reason": reasons[i] if reasons is not None else None,
+            }
+            for i, ep in enumerate(self.slice.endpoints)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePub:
+    service: Service
+    slices: tuple[SlicePub, ...]
+    endpoints: Endpoints | None  # the legacy v1 Endpoints object
+    excluded: tuple[tuple[Pod, Why], ...]
+    counts: tuple[int, int, int, int]  # ready, not ready, terminating, slices
+    diagnosis: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PodPub:
+    pod: Pod
+    services: tuple[str, ...]  # names of the Services selecting it (one shared tuple per set of names)
+    endpoint_of: tuple[str, ...]  # names of the Services whose slices list it
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentPub:
+    deployment: Deployment
+    services: tuple[str, ...]  # names of the Services selecting its pod template
 
 
 @dataclass
@@ -37,12 +101,13 @@ class Cache:
     """Parts of ServiceViews reused while their inputs are the very same slim objects, so a change to
     one pod of a 10,000-pod Service rebuilds one slice and one exclusion, not all of them."""
 
-    # slice key -> (slim slice, (endpoint, reason) for each not-ready endpoint, view, counts)
+    # slice key -> (slim slice, (endpoint, reason) for each not-ready endpoint, published slice, counts)
     slices: dict[
-        Key, tuple[EndpointSlice, tuple[tuple[SliceEndpoint, str | None], ...], View, tuple[int, int, int]]
+        Key,
+        tuple[EndpointSlice, tuple[tuple[SliceEndpoint, str | None], ...], SlicePub, tuple[int, int, int]],
     ] = field(default_factory=dict)
-    # service key -> (slim service, pod name -> (slim pod, excluded entry or None))
-    excluded: dict[Key, tuple[Service, dict[str, tuple[Pod, View | None]]]] = field(default_factory=dict)
+    # service key -> (slim service, pod name -> the pod when it is not excluded, else (pod, why))
+    excluded: dict[Key, tuple[Service, dict[str, Pod | tuple[Pod, Why]]]] = field(default_factory=dict)
 
     def forget_service(self, key: Key) -> None:
         self.excluded.pop(key, None)
@@ -87,9 +152,9 @@ def _endpoint_pod(index: Index, ns: str, ep: SliceEndpoint) -> Pod | None:
     return index.pods.get((ns, ep.pod)) if ep.pod else index.pod_by_ip(ns, ep.ip)
 
 
-def _slice_view(index: Index, sl: EndpointSlice, cache: Cache | None) -> tuple[View, tuple[int, int, int]]:
-    """One slice's view and its (ready, not ready, terminating) counts; reused from the cache when the
-    slice is the same object and the pods behind its not-ready endpoints give the same reasons."""
+def _slice_pub(index: Index, sl: EndpointSlice, cache: Cache | None) -> tuple[SlicePub, tuple[int, int, int]]:
+    """One slice as published and its (ready, not ready, terminating) counts; reused from the cache
+    when the slice is the same object and the pods behind its not-ready endpoints give the same reasons."""
     ns = sl.namespace
     hit = cache.slices.get(sl.key) if cache is not None else None
     if hit is not None and hit[0] is sl:
@@ -97,7 +162,7 @@ def _slice_view(index: Index, sl: EndpointSlice, cache: Cache | None) -> tuple[V
             return hit[2], hit[3]
     ready = not_ready = terminating = 0
     deps = []
-    ep_views = []
+    reasons: list[str | None] = []
     for ep in sl.endpoints:
         state = ep.state
         if state == "ready":
@@ -110,72 +175,77 @@ def _slice_view(index: Index, sl: EndpointSlice, cache: Cache | None) -> tuple[V
             not_ready += 1
             why = endpoint_reason(ep, _endpoint_pod(index, ns, ep))
             deps.append((ep, why))
-        ep_views.append(
-            {
-                "ip": ep.ip,
-                "pod": ep.pod,
-                "node": ep.node,
-                "zone": ep.zone,
-                "state": state,
-                "ready": ep.ready,
-                "serving": ep.serving,
-                "terminating": ep.terminating,
-                "reason": why,
-            }
-        )
-    view = {
+        reasons.append(why)
+    pub = SlicePub(sl, tuple(reasons) if ready < len(reasons) else None)
+    counts = (ready, not_ready, terminating)
+    if cache is not None:
+        cache.slices[sl.key] = (sl, tuple(deps), pub, counts)
+    return pub, counts
+
+
+def render_slice(pub: SlicePub) -> View:
+    sl = pub.slice
+    return {
         "name": sl.name,
         "addressType": sl.address_type,
         "managedBy": sl.managed_by,
         "ports": _ports(sl.ports),
-        "endpoints": ep_views,
+        "endpoints": pub.endpoint_views(),
     }
-    counts = (ready, not_ready, terminating)
-    if cache is not None:
-        cache.slices[sl.key] = (sl, tuple(deps), view, counts)
-    return view, counts
 
 
-def _excluded(svc: Service, matched: list[Pod], cache: Cache | None) -> list[View]:
-    old: dict[str, tuple[Pod, View | None]] = {}
+def _excluded(svc: Service, matched: list[Pod], cache: Cache | None) -> tuple[tuple[Pod, Why], ...]:
+    old: dict[str, Pod | tuple[Pod, Why]] = {}
     if cache is not None:
         hit = cache.excluded.get(svc.key)
         if hit is not None and hit[0] is svc:
             old = hit[1]
-    fresh: dict[str, tuple[Pod, View | None]] = {}
+    fresh: dict[str, Pod | tuple[Pod, Why]] = {}
     out = []
     for pod in matched:
         prev = old.get(pod.name)
-        if prev is not None and prev[0] is pod:
-            entry = prev[1]
+        if prev is not None and (prev if isinstance(prev, Pod) else prev[0]) is pod:
+            entry = prev
         else:
             why = exclusion(svc, pod)
-            entry = (
-                None
-                if why is None
-                else {"pod": pod.name, "ip": pod.ip, "node": pod.node, "reason": why[0], "text": why[1]}
-            )
-        fresh[pod.name] = (pod, entry)
-        if entry is not None:
+            entry = pod if why is None else (pod, why)
+        fresh[pod.name] = entry
+        if not isinstance(entry, Pod):
             out.append(entry)
     if cache is not None:
         cache.excluded[svc.key] = (svc, fresh)
-    return out
+    return tuple(out)
 
 
-def project_service(index: Index, svc: Service, cache: Cache | None = None) -> tuple[View, bool]:
-    """The ServiceView, and whether the Service selects no pod (its diagnosis then depends on every pod
-    of the namespace)."""
+def project_service(index: Index, svc: Service, cache: Cache | None = None) -> tuple[ServicePub, bool]:
+    """The Service as published, and whether it selects no pod (its diagnosis then depends on every
+    pod of the namespace)."""
     ns = svc.namespace
     ready = not_ready = terminating = 0
-    slice_views = []
+    pubs = []
     slices = index.slices_of(ns, svc.name)
     for sl in slices:
-        sv, (r, n, t) = _slice_view(index, sl, cache)
-        slice_views.append(sv)
+        sp, (r, n, t) = _slice_pub(index, sl, cache)
+        pubs.append(sp)
         ready, not_ready, terminating = ready + r, not_ready + n, terminating + t
     matched = selected_pods(index, svc)
-    view = {
+    pub = ServicePub(
+        service=svc,
+        slices=tuple(pubs),
+        endpoints=index.endpoints.get(svc.key),
+        excluded=_excluded(svc, matched, cache),
+        counts=(ready, not_ready, terminating, len(slices)),
+        diagnosis=diagnose(index, svc, ready, matched),
+    )
+    unmatched = svc.selector is not None and svc.type != "ExternalName" and not matched
+    return pub, unmatched
+
+
+def render_service(pub: ServicePub) -> View:
+    svc = pub.service
+    ns = svc.namespace
+    ready, not_ready, terminating, slices = pub.counts
+    return {
         "key": f"{ns}/{svc.name}",
         "namespace": ns,
         "name": svc.name,
@@ -189,17 +259,32 @@ def project_service(index: Index, svc: Service, cache: Cache | None = None) -> t
             {"name": p.name, "port": p.port, "targetPort": p.target_port, "protocol": p.protocol}
             for p in svc.ports
         ],
-        "slices": slice_views,
-        "endpoints": _legacy(index.endpoints.get(svc.key)),
-        "excluded": _excluded(svc, matched, cache),
-        "counts": {"ready": ready, "notReady": not_ready, "terminating": terminating, "slices": len(slices)},
-        "diagnosis": diagnose(index, svc, ready, matched),
+        "slices": [render_slice(sp) for sp in pub.slices],
+        "endpoints": _legacy(pub.endpoints),
+        "excluded": [
+            {"pod": pod.name, "ip": pod.ip, "node": pod.node, "reason": why[0], "text": why[1]}
+            for pod, why in pub.excluded
+        ],
+        "counts": {"ready": ready, "notReady": not_ready, "terminating": terminating, "slices": slices},
+        "diagnosis": dict(pub.diagnosis) if pub.diagnosis is not None else None,
     }
-    unmatched = svc.selector is not None and svc.type != "ExternalName" and not matched
-    return view, unmatched
 
 
-def project_pod(index: Index, pod: Pod) -> View:
+def _names(names: set[str]) -> tuple[str, ...]:
+    return share(tuple(sorted(names))) if names else ()
+
+
+def project_pod(index: Index, pod: Pod) -> PodPub:
+    ns = pod.namespace
+    return PodPub(
+        pod,
+        _names(index.services_selecting(ns, pod.labels)),
+        _names(index.services_listing_pod(pod)),
+    )
+
+
+def render_pod(pub: PodPub) -> View:
+    pod = pub.pod
     ns = pod.namespace
     return {
         "key": f"{ns}/{pod.name}",
@@ -215,15 +300,20 @@ def project_pod(index: Index, pod: Pod) -> View:
         "notReadyReason": pod.reason,
         "labels": dict(pod.labels),
         "owner": {"kind": pod.owner[0], "name": pod.owner[1]} if pod.owner else None,
-        "services": [f"{ns}/{n}" for n in sorted(index.services_selecting(ns, pod.labels))],
-        "endpointOf": [f"{ns}/{n}" for n in sorted(index.services_listing_pod(pod))],
+        "services": [f"{ns}/{n}" for n in pub.services],
+        "endpointOf": [f"{ns}/{n}" for n in pub.endpoint_of],
         "created": pod.created,
     }
 
 
-def project_deployment(index: Index, dep: Deployment) -> View:
+def project_deployment(index: Index, dep: Deployment) -> DeploymentPub:
+    services = index.services_selecting(dep.namespace, dep.template_labels) if dep.template_labels else set()
+    return DeploymentPub(dep, _names(services))
+
+
+def render_deployment(pub: DeploymentPub) -> View:
+    dep = pub.deployment
     ns = dep.namespace
-    services = index.services_selecting(ns, dep.template_labels) if dep.template_labels else set()
     return {
         "key": f"{ns}/{dep.name}",
         "namespace": ns,
@@ -233,5 +323,5 @@ def project_deployment(index: Index, dep: Deployment) -> View:
         "updatedReplicas": dep.updated,
         "availableReplicas": dep.available,
         "selector": dict(dep.selector),
-        "services": [f"{ns}/{n}" for n in sorted(services)],
+        "services": [f"{ns}/{n}" for n in pub.services],
     }

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.view.diagnosis import fmt_selector
 from app.view.index import Index, selector_matches
-from app.view.slim import Pod, ip_sort_key
+from app.view.projector import ServicePub
+from app.view.slim import Labels, Pod, ip_sort_key
 
 Entry = dict[str, Any]
 View = dict[str, Any]
@@ -21,14 +23,14 @@ def draft(
     return {"kind": kind, "service": service, "ip": ip, "pod": pod, "text": text}
 
 
-def endpoint_map(view: View | None, only: set[str] | None = None) -> dict[str, dict[str, Any]]:
-    """ip -> its endpoint in the view's slices (the best state when several slices list it);
+def endpoint_map(pub: ServicePub | None, only: set[str] | None = None) -> dict[str, dict[str, Any]]:
+    """ip -> its endpoint view in the Service's slices (the best state when several slices list it);
     `only`: the names of the slices to look at."""
     out: dict[str, dict[str, Any]] = {}
-    for sl in (view or {}).get("slices", ()):
-        if only is not None and sl["name"] not in only:
+    for sl in pub.slices if pub is not None else ():
+        if only is not None and sl.name not in only:
             continue
-        for ep in sl["endpoints"]:
+        for ep in sl.endpoint_views():
             have = out.get(ep["ip"])
             if have is None or _RANK[ep["state"]] > _RANK[have["state"]]:
                 out[ep["ip"]] = ep
@@ -43,9 +45,9 @@ def state_words(ep: dict[str, Any], *, name_ready: bool = False) -> str:
     return f"{word} ({ep['pod']}: {why})" if ep.get("pod") else f"{word} ({why})"
 
 
-def _labels_words(selector: dict[str, str], pod: Pod) -> str:
+def _labels_words(selector: Labels, pod: Pod) -> str:
     out = []
-    for k, v in selector.items():
+    for k, v in selector:
         actual = pod.label(k)
         if actual is None:
             out.append(f"no {k} label")
@@ -54,15 +56,15 @@ def _labels_words(selector: dict[str, str], pod: Pod) -> str:
     return ", ".join(out)
 
 
-def left_reason(index: Index, old: View, new: View, ip: str, pod_name: str | None) -> str:
+def left_reason(index: Index, old: ServicePub, new: ServicePub, ip: str, pod_name: str | None) -> str:
     """Why an address left a Service's slices, read from the pod as it is now."""
-    ns = new["namespace"]
+    ns = new.service.namespace
     pod = index.pods.get((ns, pod_name)) if pod_name else index.pod_by_ip(ns, ip)
     if pod is None:
         return "pod deleted"
-    selector = new.get("selector")
-    if selector and not selector_matches(tuple(sorted(selector.items())), pod.labels):
-        if old.get("selector") != selector:
+    selector = new.service.selector
+    if selector and not selector_matches(selector, pod.labels):
+        if old.service.selector != selector:
             return "selector changed"
         return f"pod relabelled: {_labels_words(selector, pod)}"
     if pod.terminal:
@@ -74,25 +76,26 @@ def left_reason(index: Index, old: View, new: View, ip: str, pod_name: str | Non
     return "removed from the EndpointSlices"
 
 
-def diff_service(index: Index, old: View | None, new: View | None) -> list[Entry]:
-    if old is None and new is None:
+def diff_service(index: Index, old: ServicePub | None, new: ServicePub | None) -> list[Entry]:
+    cur = new or old
+    if cur is None:
         return []
-    key = (new or old or {})["key"]
-    name = (new or old or {})["name"]
+    name = cur.service.name
+    key = f"{cur.service.namespace}/{name}"
     out: list[Entry] = []
     if new is None:
         return [draft("service", f"service {name} removed", service=key)]
+    svc = new.service
     if old is None:
-        sel = new.get("selector")
-        what = f"selector {_fmt(sel)}" if sel else "no selector"
-        if new["type"] == "ExternalName":
-            what = f"ExternalName {new.get('externalName')}"
+        what = f"selector {_fmt(svc.selector)}" if svc.selector else "no selector"
+        if svc.type == "ExternalName":
+            what = f"ExternalName {svc.external_name}"
         out.append(draft("service", f"service {name} added ({what})", service=key))
-    elif old.get("selector") != new.get("selector"):
+    elif old.service.selector != svc.selector:
         out.append(
             draft(
                 "service",
-                f"service {name} selector changed: {_fmt(old.get('selector'))} → {_fmt(new.get('selector'))}",
+                f"service {name} selector changed: {_fmt(old.service.selector)} → {_fmt(svc.selector)}",
                 service=key,
             )
         )
@@ -118,25 +121,18 @@ def diff_service(index: Index, old: View | None, new: View | None) -> list[Entry
             out.append(
                 draft("endpoint", f"{ip} → {state_words(now)}", service=key, ip=ip, pod=now.get("pod"))
             )
-    if (
-        old is not None
-        and old["counts"]["ready"] > 0
-        and new["counts"]["ready"] == 0
-        and new.get("diagnosis")
-    ):
+    if old is not None and old.counts[0] > 0 and new.counts[0] == 0 and new.diagnosis:
         out.append(
-            draft(
-                "service", f"service {name} has no ready endpoints: {new['diagnosis']['text']}", service=key
-            )
+            draft("service", f"service {name} has no ready endpoints: {new.diagnosis['text']}", service=key)
         )
     return out
 
 
-def _changed_slices(old: View | None, new: View) -> set[str]:
-    """Names of the slices whose view is not the very same object on both sides (the projector reuses
-    unchanged slice views), so a 10,000-endpoint Service is diffed by the slices that changed only."""
-    olds = {sl["name"]: sl for sl in (old or {}).get("slices", ())}
-    news = {sl["name"]: sl for sl in new.get("slices", ())}
+def _changed_slices(old: ServicePub | None, new: ServicePub) -> set[str]:
+    """Names of the slices that are not the very same published object on both sides (the projector
+    reuses unchanged ones), so a 10,000-endpoint Service is diffed by the slices that changed only."""
+    olds = {sl.name: sl for sl in old.slices} if old is not None else {}
+    news = {sl.name: sl for sl in new.slices}
     return {name for name in olds.keys() | news.keys() if olds.get(name) is not news.get(name)}
 
 
@@ -144,8 +140,8 @@ def _state(ep: dict[str, Any] | None) -> str | None:
     return ep["state"] if ep is not None else None
 
 
-def _fmt(selector: dict[str, str] | None) -> str:
-    return ",".join(f"{k}={v}" for k, v in (selector or {}).items()) or "none"
+def _fmt(selector: Labels | None) -> str:
+    return fmt_selector(selector) or "none"
 
 
 def _names(keys: list[str]) -> str:

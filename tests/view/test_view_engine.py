@@ -4,12 +4,14 @@ recomputed, no ops for no-op changes, meta, and the cost at 10,000 pods / 1,000 
 from __future__ import annotations
 
 import copy
+import gc
 import time
+import tracemalloc
 from typing import Any
 
 from app.sources.base import Change, Resync
 from app.view.engine import ViewEngine
-from tests.view.builders import Model, engine, pod, service, slice_, texts
+from tests.view.builders import Model, endpoints, engine, pod, service, slice_, texts
 
 
 def colls(ops: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -253,13 +255,16 @@ def test_one_change_in_a_ten_thousand_endpoint_service_reuses_the_rest() -> None
     eng.apply(Resync("Pod", eps_pods))
     eng.apply(Resync("EndpointSlice", slices))
     eng.take_ops()
-    published = eng.state()["services"]["ns-0/svc-0"]
+    published = eng._services[("ns-0", "svc-0")]
     eng.apply(
         Change("MODIFIED", "Pod", pod("p-150", {"app": "app-0"}, ns="ns-0", ip="10.1.0.150", ready=False))
     )
     eng.take_ops()
     view = eng.state()["services"]["ns-0/svc-0"]
-    assert sum(a is b for a, b in zip(published["slices"], view["slices"], strict=True)) == 100
+    # the published slices are the very same objects: nothing about them was rebuilt
+    again = eng._services[("ns-0", "svc-0")]
+    assert again is not published
+    assert sum(a is b for a, b in zip(published.slices, again.slices, strict=True)) == 100
     assert [e["pod"] for e in view["excluded"]] == ["p-150"]
     t0 = time.perf_counter()
     for k in range(10):
@@ -270,3 +275,37 @@ def test_one_change_in_a_ten_thousand_endpoint_service_reuses_the_rest() -> None
         )
         eng.take_ops()
     assert (time.perf_counter() - t0) / 10 < 0.1  # measured about 0.01 s a tick
+
+
+def test_the_whole_view_takes_under_a_kilobyte_a_pod() -> None:
+    """Everything the engine keeps (slim objects, indexes, caches, the published view) for 2,000 pods
+    behind 200 Services, each listed in a slice and in a legacy Endpoints object. The raw objects are
+    made first: like a source's, their strings are not the engine's to count."""
+    services, pods, slices = big_cluster(200, 10)
+    legacy = [
+        endpoints(
+            sl["metadata"]["name"].removesuffix("-x"),
+            [e["addresses"][0] for e in sl["endpoints"]],
+            [],
+            ns=sl["metadata"]["namespace"],
+        )
+        for sl in slices
+    ]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    eng, _ = engine()
+    eng.apply(Resync("Service", services))
+    eng.apply(Resync("Pod", pods))
+    eng.apply(Resync("EndpointSlice", slices))
+    eng.apply(Resync("Endpoints", legacy))
+    ops = eng.take_ops()
+    del ops
+    gc.collect()
+    per_pod = (tracemalloc.get_traced_memory()[0] - before) / len(pods)
+    tracemalloc.stop()
+    assert len(eng.state()["pods"]) == 2000
+    assert (
+        eng.state()["services"]["ns-3/svc-3"]["endpoints"]["subsets"][0]["addresses"][0]["ip"] == "10.0.0.30"
+    )
+    assert per_pod <= 1024, per_pod  # measured about 880 bytes (it was 4 KB with the views kept as dicts)
