@@ -424,7 +424,7 @@ def test_sim_source_lists_every_watched_kind_then_streams_changes() -> None:
     cluster.load_lesson()
     clock.advance(30)
     assert items and all(isinstance(i, Change) for i in items)
-    assert {i.kind for i in items} <= set(WATCHED_KINDS)  # no Deployments, ReplicaSets, Events
+    assert {i.kind for i in items} <= set(WATCHED_KINDS)  # no Events
     assert any(i.kind == "Pod" and i.type == "ADDED" for i in items)
     assert any(i.kind == "EndpointSlice" for i in items)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from app.kinds import KINDS
+from app.kinds import KINDS, WATCHED_KINDS
 from app.sources.base import ClusterInfo, Resync
 from app.sources.kube import KubeSource
 from app.sources.watching import ApiError, Clock, ConnectionProblem, Target, WatchConfig
@@ -69,12 +69,10 @@ async def test_connecting_then_live_with_one_resync_per_kind_then_changes() -> N
     assert mirror.statuses[0].state == "connecting"
     assert mirror.states()[-1] == "live"
     resyncs = [i for i in mirror.items if isinstance(i, Resync)]
-    assert sorted(r.kind for r in resyncs) == sorted(["Node", "Service", "Pod", "EndpointSlice", "Endpoints"])
+    assert sorted(r.kind for r in resyncs) == sorted(WATCHED_KINDS)
     assert mirror.names("Pod") == ["a", "b", "c"]
     # one watch per kind, each from its list's resourceVersion, with no namespace in the path
-    assert sorted(p for p, _ in transport.watch_calls) == sorted(
-        path(k) for k in ("Node", "Service", "Pod", "EndpointSlice", "Endpoints")
-    )
+    assert sorted(p for p, _ in transport.watch_calls) == sorted(path(k) for k in WATCHED_KINDS)
 
 
 async def test_one_watch_per_kind_and_namespace_when_limited() -> None:
@@ -85,8 +83,8 @@ async def test_one_watch_per_kind_and_namespace_when_limited() -> None:
         await until(lambda: mirror.statuses and mirror.status.state == "live")
     listed = sorted(p for p, _, _ in transport.list_calls)
     assert listed == sorted(
-        [path("Node")]
-        + [path(k, ns) for k in ("Service", "Pod", "EndpointSlice", "Endpoints") for ns in ("shop", "web")]
+        [path(k) for k in WATCHED_KINDS if not KINDS[k].namespaced]
+        + [path(k, ns) for k in WATCHED_KINDS if KINDS[k].namespaced for ns in ("shop", "web")]
     )
     assert "/api/v1/namespaces/shop/pods" in listed
     assert {r.namespace for r in mirror.items if isinstance(r, Resync) and r.kind == "Pod"} == {"shop", "web"}
@@ -199,7 +197,7 @@ async def test_losing_permission_later_clears_the_kind_instead_of_showing_it_sta
 
 async def test_rejected_credentials_everywhere_is_an_error_state() -> None:
     transport = FakeTransport()
-    for kind in ("Node", "Service", "Pod", "EndpointSlice", "Endpoints"):
+    for kind in WATCHED_KINDS:
         transport.list_errors[path(kind)] = [ApiError(401, "Unauthorized", "Unauthorized")]
     clock = FakeClock()
     mirror = Mirror()

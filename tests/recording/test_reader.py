@@ -25,7 +25,7 @@ def lines_of(session: Session) -> list[bytes]:
 def replay_all(path: Path) -> tuple[ReplaySource, Watcher]:
     fake = FakeTime()
     replay = ReplaySource.open(path, clock=fake.clock, sleep=fake.sleep)
-    watcher = Watcher(replay.info)
+    watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     fake.now += 100_000
     replay.pump()

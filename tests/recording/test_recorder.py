@@ -136,13 +136,13 @@ def test_the_size_guard_stops_with_a_clear_message_and_a_valid_file(
 
 
 def test_the_count_guard(tmp_path: Path, new_recorder: MakeRecorder) -> None:
-    recorder = new_recorder(clock=Clock(), max_items=5)
+    recorder = new_recorder(clock=Clock(), max_items=10)
     _, emit = tapped(recorder)
     recorder.start(tmp_path / "n.jsonl")
-    for i in range(8):
+    for i in range(14):
         emit(Change("ADDED", "Pod", pod(f"p{i}")))
-    assert recorder.status()["message"].startswith("stopped at the limit of 5 items;")
-    assert len(read_recording(tmp_path / "n.jsonl").entries) == 5
+    assert recorder.status()["message"].startswith("stopped at the limit of 10 items;")
+    assert len(read_recording(tmp_path / "n.jsonl").entries) == 10
     recorder.start(tmp_path / "n2.jsonl")  # a new recording starts afresh, with the state so far
     assert recorder.status()["message"] is None and recorder.status()["recording"] is True
 

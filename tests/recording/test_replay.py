@@ -39,7 +39,7 @@ async def test_replay_gives_the_same_views_as_live_at_every_step(session: Sessio
     replay = ReplaySource(recording, clock=fake.clock, sleep=fake.sleep)
     assert replay.info.mode == "replay" and replay.info.name == "lesson.jsonl"
     assert replay.info.extra == {"recorded": "simulated cluster"}
-    watcher = Watcher(replay.info)
+    watcher = Watcher(replay.info, now=replay.now)
     task = asyncio.create_task(replay.run(watcher.apply))
     try:
         await settle(lambda: not replay.state()["playing"])
@@ -56,7 +56,7 @@ async def test_replay_gives_the_same_views_as_live_at_every_step(session: Sessio
 async def test_speed_scales_the_time_between_items(session: Session) -> None:
     fake = FakeTime()
     replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep, speed=4)
-    watcher = Watcher(replay.info)
+    watcher = Watcher(replay.info, now=replay.now)
     task = asyncio.create_task(replay.run(watcher.apply))
     try:
         await settle(lambda: not replay.state()["playing"])
@@ -70,7 +70,7 @@ async def test_speed_scales_the_time_between_items(session: Session) -> None:
 def test_pause_holds_the_position_and_play_goes_on(session: Session) -> None:
     fake = FakeTime()
     replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep)
-    watcher = Watcher(replay.info)
+    watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     replay.pump()
     relabel = session.marks["relabel"]
@@ -113,7 +113,7 @@ def test_pause_holds_the_position_and_play_goes_on(session: Session) -> None:
 def test_seek_rebuilds_the_state_without_ghosts(session: Session) -> None:
     fake = FakeTime()
     replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep)
-    watcher = Watcher(replay.info)
+    watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     fake.now += 10_000
     replay.pump()
@@ -139,7 +139,7 @@ def test_seek_rebuilds_the_state_without_ghosts(session: Session) -> None:
 def test_seek_back_then_play_forward_equals_straight_play(session: Session) -> None:
     fake = FakeTime()
     replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep)
-    watcher = Watcher(replay.info)
+    watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     fake.now += session.marks["delete"] + 5
     replay.pump()
@@ -160,7 +160,7 @@ def test_seek_before_run_starts_there(session: Session) -> None:
     fake = FakeTime()
     replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep, playing=False)
     replay.seek(session.marks["probe"])
-    watcher = Watcher(replay.info)
+    watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     replay.pump()
     assert watcher.current() == session.view_at(session.marks["probe"])
@@ -174,7 +174,7 @@ def test_a_recording_started_mid_session_plays_on_its_own(tmp_path: Path) -> Non
     assert recording.entries[0].t == 0 and recording.stopped_at is None
     fake = FakeTime()
     replay = ReplaySource(recording, clock=fake.clock, sleep=fake.sleep)
-    watcher = Watcher(replay.info)
+    watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     replay.pump()
     assert watcher.current() == session.view_at(0)
