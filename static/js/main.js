@@ -153,9 +153,11 @@ function showHighlighted(scroll) {
   }
   const marked = applyHighlight(hl);
   if (!scroll || marked.length === 0) return;
-  // a pod the step names is the thing to look at; else the Service
-  const target = marked.find((n) => !n.classList.contains("svc")) || marked[0];
-  target.scrollIntoView({ block: target.classList.contains("svc") ? "start" : "center", behavior: "auto" });
+  // in the services column (the side column is sticky: always in sight), a pod the step names is the
+  // thing to look at; else its Service
+  const inMain = marked.filter((n) => !n.closest(".side-col"));
+  const target = inMain.find((n) => !n.classList.contains("svc")) || inMain[0];
+  if (target) target.scrollIntoView({ block: target.classList.contains("svc") ? "start" : "center", behavior: "auto" });
 }
 
 function scheduleRenderAll() {

@@ -58,7 +58,12 @@ def main(argv: list[str]) -> None:
                     page.wait_for_selector("#lesson[data-active=yes]")
                 elif step == "next":
                     page.keyboard.press("ArrowRight")
-                    page.wait_for_function("() => !document.querySelector('#lesson[data-pending]')")
+                    time.sleep(0.3)
+                    page.wait_for_function(
+                        "() => !document.querySelector('#lesson[data-pending]') &&"
+                        " document.querySelector('#lesson [data-part=busy]').hidden",
+                        timeout=60000,
+                    )
                     time.sleep(0.6)
                 elif step.startswith("traffic="):
                     key = step.split("=", 1)[1]
