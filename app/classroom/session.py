@@ -100,6 +100,10 @@ class ScenarioSession:
         self._step_task: asyncio.Task[Any] | None = None
         self._lock = asyncio.Lock()
         self._published: Any = object()
+        # Checks as they stood when a step finished: the cluster keeps moving afterwards (a
+        # replacement pod turns ready), and a check of an in-between state must not turn red
+        # while the teacher is still explaining it. (step index, checks)
+        self._settled: tuple[int, list[dict[str, Any]]] | None = None
 
     # ---- what the page sees --------------------------------------------------------
     @property
@@ -125,10 +129,11 @@ class ScenarioSession:
         step = sc.steps[index] if index >= 0 else None
         following = index + 1
         try:
-            checks = [
-                {"text": r.text, "ok": r.ok, "problems": list(r.problems)}
-                for r in (evaluate_all(runner.cluster.store, step.expect) if step else [])
-            ]
+            settled = self._settled
+            if self._running is None and settled is not None and settled[0] == index:
+                checks = settled[1]
+            else:
+                checks = _checks(runner, step)
             highlight = _highlight(runner, step)
         except Exception:  # a state that cannot be read is shown empty, never fatal
             log.exception("could not evaluate the scenario's checks")
@@ -265,7 +270,16 @@ class ScenarioSession:
         self.runner = runner
         self.error = None
         await live.swap(runner.cluster)
+        self._settle(runner)
         self.publish()
+
+    def _settle(self, runner: ScenarioRunner) -> None:
+        index = runner.position - 1
+        try:
+            self._settled = (index, _checks(runner, runner.scenario.steps[index] if index >= 0 else None))
+        except Exception:
+            log.exception("could not evaluate the scenario's checks")
+            self._settled = None
 
     async def _cancel_step(self) -> None:
         task, self._step_task = self._step_task, None
@@ -288,6 +302,7 @@ class ScenarioSession:
         finally:
             if self.runner is runner:
                 self._running = None
+                self._settle(runner)
                 self.publish()
 
     async def _sleep(self, sim_seconds: float) -> None:
@@ -298,3 +313,12 @@ class ScenarioSession:
             await asyncio.sleep(chunk)
             remaining -= chunk
             self.publish()
+
+
+def _checks(runner: ScenarioRunner, step: Any) -> list[dict[str, Any]]:
+    if step is None:
+        return []
+    return [
+        {"text": r.text, "ok": r.ok, "problems": list(r.problems)}
+        for r in evaluate_all(runner.cluster.store, step.expect)
+    ]
