@@ -79,7 +79,7 @@ export function createHeaderView(root, handlers) {
     let sub = "";
     if (state === "live") {
       head = "● LIVE";
-      sub = sourceState === "live" ? "updates stream in" : "stream up, cluster watch not";
+      sub = sourceState === "live" ? "changes appear as they happen" : "page connected; cluster watch is down";
     } else if (state === "connecting") {
       head = "◌ CONNECTING";
       sub = "opening the stream";
