@@ -240,6 +240,7 @@ def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[f
             time.sleep(0.05)
         cpu = time.process_time() - cpu0
         done.set()
+        srv.loop.call_soon_threadsafe(app.state.runtime.hub.drop_all)  # end the stream before shutdown
     thread.join(timeout=5)
     lat = [received[i] - sent[i] for i in received if i in sent]
     return lat, total, cpu / max(total, 1)
