@@ -91,12 +91,14 @@ export function applyDelta(model, delta) {
     if (op.op === "put" || op.op === "del") {
       const name = op.coll;
       if (!COLLECTIONS.includes(name)) continue; // an unknown collection: ignore rather than corrupt the model
+      /** @type {Record<string, any>} the three collections differ in value type, not in shape */
+      const target = next;
       if (!copied.has(name)) {
-        next[name] = { ...(next[name] || {}) };
+        target[name] = { ...(target[name] || {}) };
         copied.add(name);
       }
       changes[name].add(op.key);
-      const coll = next[name];
+      const coll = target[name];
       if (op.op === "put") coll[op.key] = op.value;
       else delete coll[op.key];
     } else if (op.op === "timeline") {
