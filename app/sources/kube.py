@@ -42,7 +42,9 @@ __all__ = ["KubeConfigError", "KubeSource", "KubeTransport"]
 log = logging.getLogger(__name__)
 
 _EOF = object()
-_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:?\s*")
+# Reprs urllib3 puts in its messages: `<...HTTPConnection object at 0x7f...>:` (urllib3 1.x) and
+# `HTTPConnection(host='127.0.0.1', port=6443):` (2.x); the page names the server already.
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:?\s*|\bHTTPS?Connection\(host=[^)]*\):?\s*")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -53,10 +55,23 @@ def _clean(text: str) -> str:
     return _OBJECT_REPR.sub("", text).strip()
 
 
+def _error_text(e: BaseException) -> str:
+    """An exception as one readable line: urllib3's ProtocolError is a tuple
+    `('Connection broken: ...', IncompleteRead(...))`, whose first part says it all."""
+    if len(e.args) > 1 and isinstance(e.args[0], str):
+        return _clean(e.args[0])
+    return _clean(str(e))
+
+
 def _connection_problem(e: BaseException) -> ConnectionProblem:
     reason = getattr(e, "reason", None)
-    text = _clean(str(reason if reason is not None else e)) or type(e).__name__
-    return ConnectionProblem(text)
+    if isinstance(reason, BaseException):
+        text = _error_text(reason)
+    elif reason is not None:
+        text = _clean(str(reason))
+    else:
+        text = _error_text(e)
+    return ConnectionProblem(text or type(e).__name__)
 
 
 def blocking_request(
@@ -153,7 +168,7 @@ class ThreadLineStream:
             if self._closing:
                 self._put(_EOF)
             else:
-                self._put(ConnectionProblem(f"watch stream broken: {_clean(str(e)) or type(e).__name__}"))
+                self._put(ConnectionProblem(f"watch stream broken: {_error_text(e) or type(e).__name__}"))
         finally:
             with contextlib.suppress(Exception):
                 resp.close()

@@ -179,10 +179,12 @@ def wait_banner(page: Any, state: str | None, timeout: float = 15.0) -> None:
 
 
 def assert_clean_text(page: Any) -> None:
-    """Nothing from inside the server leaks onto the page: no traceback, no API token."""
+    """Nothing from inside the server leaks onto the page: no traceback, no API token, no Python
+    or urllib3 reprs (a tuple of exception args, `HTTPConnection(host=...)`, `<... object at 0x>`)."""
     text = page.locator("body").inner_text()
-    assert "Traceback" not in text
     assert TOKEN not in page.content()
+    for leak in ("Traceback", "('", "Connection(host=", " object at 0x"):
+        assert leak not in text, f"{leak!r} on the page: {source_banner(page).inner_text()}"
 
 
 def test_read_only_real_cluster_follows_changes_made_on_the_cluster(
