@@ -1,0 +1,219 @@
+"""Every built-in scenario stepped with the keyboard in headless Chromium against the real server: at
+each step the page shows the step's narration, "Step N of M", every check ✓, and a diagram (Service
+cards' ready / not ready / terminating counts and slices, the pods matching no Service) that agrees
+with the step's `expect`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app.scenarios import builtin_scenarios
+from app.scenarios.format import Scenario, ServiceCheck, Step, UnmatchedPodsCheck
+from tests.browser.conftest import _close_pages, _real_app_available
+from tests.browser.test_classroom import _start
+
+pytestmark = pytest.mark.browser
+
+SCENARIOS: dict[str, Scenario] = builtin_scenarios()
+BIG = "scaling-past-100"  # 1050 pods: its own test, with more time
+DEFAULT_SPEED = 25.0  # simulated seconds per real second
+# rolling-update's steps stop between two pods' readiness (a margin of 1-2 simulated seconds):
+# the diagram is read a hub tick or two after the step ends, so its clock must not run too fast
+SPEEDS = {"rolling-update": 10.0, BIG: 10.0}
+SETTLE_MARGIN = 20.0  # real seconds on top of a step's own waits (page round trips, rendering)
+BIG_MARGIN = 90.0  # 800 pods created, scheduled, probed and drawn on a 2-core machine
+
+# Read in one go, in the same animation frame in which the step is first seen finished, so the
+# diagram is the one that came with the step's end (the live clock keeps running afterwards).
+STEP_VIEW_JS = """(words) => {
+    const l = document.getElementById('lesson');
+    const stepText = l.querySelector('[data-part=step]').textContent;
+    if (stepText !== words || !l.querySelector('[data-part=busy]').hidden || l.dataset.pending) return null;
+    const num = (node) => {
+        const m = /^(\\d+) /.exec(node ? node.textContent : '');
+        return m ? Number(m[1]) : null;
+    };
+    const cards = {};
+    for (const c of document.querySelectorAll('#services .svc:not([data-leaving])')) {
+        const slices = [...c.querySelectorAll('[data-part=slices] > .slice:not([data-leaving])')];
+        cards[c.dataset.key] = {
+            ready: num(c.querySelector('[data-part=count-ready]')),
+            notReady: num(c.querySelector('[data-part=count-not-ready]')),
+            terminating: num(c.querySelector('[data-part=count-terminating]')),
+            slices: slices.length,
+            sliceSizes: slices.map((s) => {
+                const m = /· (\\d+) endpoints? ·/.exec(s.querySelector('[data-part=meta]').textContent);
+                return m ? Number(m[1]) : null;
+            }),
+        };
+    }
+    const unmatched = {};
+    for (const o of document.querySelectorAll('#orphans .orphan:not([data-leaving])')) {
+        if (o.dataset.state === 'terminating') continue;  // an expectation counts pods not being deleted
+        unmatched[o.dataset.ns] = (unmatched[o.dataset.ns] || 0) + 1;
+    }
+    return {
+        step: stepText,
+        title: l.querySelector('[data-part=step-title]').textContent,
+        narration: l.querySelector('[data-part=narration]').textContent,
+        checks: [...l.querySelectorAll('[data-part=checks] .check')].map((c) => ({
+            mark: c.querySelector('.check-mark').textContent,
+            text: c.querySelector('.check-text').textContent,
+        })),
+        cards,
+        unmatched,
+        error: l.querySelector('[data-part=msg]').dataset.state === 'error'
+            ? l.querySelector('[data-part=msg]').textContent : null,
+    };
+}"""
+
+
+@contextlib.contextmanager
+def _server(browser_context: Any, speed: float) -> Iterator[str]:
+    """The real server on the simulated cluster (no lesson preloaded: the scenario brings its own)."""
+    if not _real_app_available():
+        pytest.skip("the server is not there yet")
+    from tests.fixtures_app import make_settings, running_app
+
+    with running_app(make_settings(sim_speed=speed, sim_lesson=False)) as base:
+        try:
+            yield base + "/"
+        finally:
+            _close_pages(browser_context)
+
+
+def _step_view(page: Any, words: str, timeout_s: float) -> dict[str, Any]:
+    handle = page.wait_for_function(STEP_VIEW_JS, arg=words, timeout=timeout_s * 1000, polling="raf")
+    return handle.json_value()
+
+
+def _wait_seconds(step: Step) -> float:
+    """Simulated seconds a step waits (its `wait` actions and the halves of `flap`)."""
+    total = 0.0
+    for action in step.actions:
+        seconds = getattr(action, "seconds", None)
+        if isinstance(seconds, int | float):
+            total += seconds
+        times, period = getattr(action, "times", None), getattr(action, "period", None)
+        if isinstance(times, int) and isinstance(period, int | float):
+            total += 2 * times * period
+    return total
+
+
+def _diagram_problems(step: Step, view: dict[str, Any]) -> tuple[list[str], int]:
+    """Where the drawn diagram disagrees with the step's expectations on Services and unmatched pods,
+    and how many drawn numbers were compared."""
+    problems: list[str] = []
+    compared = 0
+    cards = view["cards"]
+    for check in step.expect:
+        if isinstance(check, ServiceCheck):
+            key = f"{check.namespace}/{check.name}"
+            card = cards.get(key)
+            if check.exists is False:
+                if card is not None:
+                    problems.append(f"{key}: expected no Service card, one is drawn")
+                continue
+            if card is None:
+                if check.exists or any(
+                    v for v in (check.ready, check.notReady, check.terminating, check.total, check.slices)
+                ):
+                    problems.append(f"{key}: no Service card drawn")
+                continue
+            drawn_total = sum(card[f] or 0 for f in ("ready", "notReady", "terminating"))
+            wanted = {
+                "ready": (check.ready, card["ready"]),
+                "notReady": (check.notReady, card["notReady"]),
+                "terminating": (check.terminating, card["terminating"]),
+                "total": (check.total, drawn_total),
+                "slices": (check.slices, card["slices"]),
+                "sliceSizes": (
+                    list(check.sliceSizes) if check.sliceSizes is not None else None,
+                    sorted((n or 0 for n in card["sliceSizes"]), reverse=True),
+                ),
+            }
+            for field, (expected, drawn) in wanted.items():
+                compared += expected is not None
+                if expected is not None and expected != drawn:
+                    problems.append(f"{key} {field}: expected {expected}, drawn {drawn}")
+        elif isinstance(check, UnmatchedPodsCheck):
+            drawn = view["unmatched"].get(check.namespace, 0)
+            compared += 1
+            if drawn != check.count:
+                problems.append(
+                    f"pods matching no Service in {check.namespace}: expected {check.count}, drawn {drawn}"
+                )
+    return problems, compared
+
+
+def _step_through(page: Any, base: str, name: str, margin: float) -> list[tuple[int, float]]:
+    """Start `name` from the lesson panel and step it to the end with the keyboard, checking each
+    step in the page. Returns (step, real seconds) for each step."""
+    scenario = SCENARIOS[name]
+    speed = SPEEDS.get(name, DEFAULT_SPEED)
+    total = len(scenario.steps)
+    page.goto(base)
+    _start(page, name)
+    first = _step_view(page, f"Ready · {total} steps", margin)
+    assert first["narration"].strip() == scenario.summary.strip()
+    assert first["checks"] == []
+
+    timings: list[tuple[int, float]] = []
+    compared = 0
+    for n, step in enumerate(scenario.steps, start=1):
+        began = time.monotonic()
+        page.keyboard.press("ArrowRight")
+        view = _step_view(page, f"Step {n} of {total}", _wait_seconds(step) / speed + margin)
+        timings.append((n, round(time.monotonic() - began, 2)))
+        where = f"{name} step {n} ({step.title})"
+        assert view["error"] is None, f"{where}: {view['error']}"
+        assert view["title"] == step.title, where
+        assert view["narration"].strip() == step.narration.strip(), where
+        assert len(view["checks"]) == len(step.expect), f"{where}: {view['checks']}"
+        failed = [c["text"] for c in view["checks"] if c["mark"] != "✓"]
+        assert not failed, f"{where}: checks not passing: {failed}"
+        assert all(c["mark"] == "✓" for c in view["checks"]) and "✗" not in str(view["checks"])
+        problems, n_compared = _diagram_problems(step, view)
+        compared += n_compared
+        assert not problems, (
+            f"{where}: the diagram disagrees with the step's expect: {problems}; drawn {view['cards']}"
+        )
+
+    assert compared >= total, f"{name}: only {compared} drawn numbers compared with the expectations"
+    assert page.locator("#lesson [data-part=next]").inner_text().startswith("Done")
+    # one more key press at the end changes nothing
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => document.querySelector('#lesson [data-part=msg]').textContent.includes('last step')",
+        timeout=5000,
+    )
+    return timings
+
+
+def _checked_scenarios() -> list[str]:
+    return [n for n in sorted(SCENARIOS) if n != BIG]
+
+
+def test_every_builtin_scenario_is_covered() -> None:
+    assert set(_checked_scenarios()) | {BIG} == set(SCENARIOS)
+    assert len(SCENARIOS) == 8
+
+
+@pytest.mark.parametrize("name", _checked_scenarios())
+def test_scenario_stepped_in_the_page(page: Any, browser_context: Any, name: str) -> None:
+    with _server(browser_context, SPEEDS.get(name, DEFAULT_SPEED)) as base:
+        timings = _step_through(page, base, name, SETTLE_MARGIN)
+    print(f"{name}: real seconds per step {timings}")
+
+
+def test_scaling_past_100_stepped_in_the_page(page: Any, browser_context: Any) -> None:
+    """Its own test: it makes 1050 pods (and 11 slices of chips) live, which takes about a minute
+    of a 2-core machine, where the other scenarios take seconds each."""
+    with _server(browser_context, SPEEDS[BIG]) as base:
+        timings = _step_through(page, base, BIG, BIG_MARGIN)
+    print(f"{BIG}: real seconds per step {timings}")
