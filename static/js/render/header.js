@@ -47,7 +47,7 @@ export function createHeaderView(root, handlers) {
           : conn.state === "connecting"
             ? "Connecting to the cluster…"
             : conn.state === "reconnecting"
-              ? `Cluster watch lost${since}: retrying — what you see may be out of date`
+              ? `Reconnecting${since} — data may be stale; retrying`
               : `Cluster watch failed${since}`;
       setText(part(banner, "source-head"), words);
       setText(part(banner, "source-text"), [conn.message, ...problems].filter(Boolean).join(" · "));

@@ -198,6 +198,10 @@ export function createPanel(root, handlers) {
       fact("created", pod.created || "?"),
     );
     actions.hidden = !actionsEnabled;
+    // Only the simulated cluster has a readiness switch; a real cluster's probes are its own.
+    const simulated = Boolean(model.meta && model.meta.cluster && model.meta.cluster.mode === "sim");
+    part(body, "fail").hidden = !simulated;
+    part(body, "pass").hidden = !simulated;
     const input = /** @type {HTMLInputElement} */ (part(body, "relabel-value"));
     if (!input.dataset.dirty && document.activeElement !== input) input.value = (pod.labels && pod.labels.app) || "";
     part(body, "fail").toggleAttribute("disabled", pod.terminating);
