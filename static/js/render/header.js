@@ -13,6 +13,7 @@ export function createHeaderView(root, handlers) {
   /** @type {import("../connection.js").LinkStatus|null} */
   let link = null;
   let sourceState = "live";
+  let clusterMode = "";
 
   /** @param {import("../model.js").Meta} meta */
   function renderCluster(meta) {
@@ -33,6 +34,7 @@ export function createHeaderView(root, handlers) {
     // the server's own link to the cluster
     const conn = meta.connection || { state: "live", message: "", since: null, problems: [] };
     sourceState = conn.state;
+    clusterMode = c.mode;
     const banner = part(root, "source");
     const problems = conn.problems || [];
     if (conn.state === "live" && problems.length === 0) {
@@ -77,7 +79,11 @@ export function createHeaderView(root, handlers) {
     badge.dataset.state = state;
     let head = "";
     let sub = "";
-    if (state === "live") {
+    if (state === "live" && clusterMode === "replay") {
+      // the stream is up, but what it carries is a recording, not the cluster as it is now
+      head = "▶ REPLAY";
+      sub = "played back from a recording";
+    } else if (state === "live") {
       head = "● LIVE";
       sub = sourceState === "live" ? "changes appear as they happen" : "page connected; cluster watch is down";
     } else if (state === "connecting") {
