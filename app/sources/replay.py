@@ -15,7 +15,7 @@ from typing import Any
 
 from app.recording.format import State
 from app.recording.reader import Recording, read_recording
-from app.sources.base import ClusterInfo, Emit, SourceItem, Status
+from app.sources.base import ClusterInfo, Emit, Resync, SourceItem, Status
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,12 @@ class ReplaySource:
         self.info = replay_info(recording)
         self._entries = recording.entries
         self._times = [e.t for e in recording.entries]
+        # The recording opens with the source's first status and lists, written a few ms after
+        # t=0: they are the state "at the start", so a seek to 0 shows them (not a blank page).
+        self._opening = next(
+            (i for i, e in enumerate(recording.entries) if not isinstance(e.item, Status | Resync)),
+            len(recording.entries),
+        )
         self._speed = check_speed(speed)
         self._playing = playing
         self._clock = clock
@@ -143,7 +149,7 @@ class ReplaySource:
         if isinstance(position, bool) or not isinstance(position, int | float) or not math.isfinite(position):
             raise ValueError(f"position must be a number of seconds, not {position!r}")
         position = min(max(0.0, float(position)), self.duration)
-        self._next = bisect.bisect_right(self._times, position)
+        self._next = max(bisect.bisect_right(self._times, position), self._opening)
         self._rebase(position)
         if self._emit is not None:
             self._emit_state()

@@ -185,3 +185,32 @@ def test_a_recording_started_mid_session_plays_on_its_own(tmp_path: Path) -> Non
     fake.now += 10_000
     replay.pump()
     assert watcher.current() == session.views[-1]
+
+
+def test_a_seek_to_zero_keeps_the_opening_lists_written_just_after_the_start(tmp_path: Path) -> None:
+    """A --record session writes the source's first status and lists a few ms after t=0: they are
+    the state at the start of the recording, so seeking to 0 must not show an empty cluster."""
+    import json
+
+    svc = {
+        "kind": "Service",
+        "apiVersion": "v1",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
+    lines = [
+        {"slicescope-recording": 1, "cluster": {"mode": "sim", "name": "simulated cluster"}, "started": 1.0},
+        {"t": 0.002, "item": "status", "state": "live", "message": "", "since": 1.0, "problems": []},
+        {"t": 0.003, "item": "resync", "kind": "Service", "namespace": None, "objs": [svc]},
+        {"t": 5.0, "item": "change", "type": "DELETED", "kind": "Service", "obj": svc},
+    ]
+    path = tmp_path / "opening.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    fake = FakeTime()
+    replay = ReplaySource(read_recording(path), clock=fake.clock, sleep=fake.sleep, playing=False)
+    watcher = Watcher(replay.info, now=replay.now)
+    replay.attach(watcher.apply)
+    replay.seek(5.0)
+    assert watcher.current()["services"] == {}
+    replay.seek(0)
+    assert list(watcher.current()["services"]) == ["default/web"]
