@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.jsonbody import BodyError, json_object
+
 log = logging.getLogger(__name__)
 
 MAX_REPLICAS = 5000  # enough to show the Endpoints 1000-address cap; a real cluster has its own limits
@@ -142,12 +144,9 @@ def error(status: int, message: str) -> JSONResponse:
 
 async def _body(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError as e:
-        raise ActionError(400, f"the request body is not JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise ActionError(400, "the request body must be a JSON object")
-    return body
+        return await json_object(request)
+    except BodyError as e:
+        raise ActionError(400, str(e)) from None
 
 
 def _cluster_error(e: Exception) -> ActionError | None:

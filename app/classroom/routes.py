@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.classroom.session import ScenarioSession, SessionProblem
+from app.jsonbody import BodyError, json_object
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -20,16 +20,10 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
     try:
-        body = json.loads(raw)
-    except ValueError as e:
-        raise SessionProblem(400, f"the request body is not JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise SessionProblem(400, "the request body must be a JSON object")
-    return body
+        return await json_object(request, empty={})
+    except BodyError as e:
+        raise SessionProblem(400, str(e)) from None
 
 
 def scenario_router(session: ScenarioSession) -> APIRouter:

@@ -13,7 +13,7 @@ from typing import Any
 
 from app.classroom.live import LiveSim
 from app.scenarios.checks import evaluate_all
-from app.scenarios.format import Scenario, Step
+from app.scenarios.format import Scenario
 from app.scenarios.loader import ScenarioError
 from app.scenarios.runner import ScenarioRunner
 
@@ -46,28 +46,6 @@ def scenario_cluster_factory(start: float, seed: int, max_endpoints_per_slice: i
         return SimCluster(SimClock(start), config)
 
     return make
-
-
-def _highlight(runner: ScenarioRunner, step: Step | None) -> dict[str, list[Any]]:
-    """A step's highlight with its pod rules resolved to pod keys and their IPs, as the cluster is now."""
-    out: dict[str, list[Any]] = {"services": [], "pods": [], "ips": [], "selectors": []}
-    if step is None:
-        return out
-    hl = step.highlight
-    out["services"] = list(hl.services)
-    out["selectors"] = [dict(s) for s in hl.selectors]
-    ips = list(hl.ips)
-    for ref in hl.pods:
-        for pod in runner._resolve(ref, required=False):  # the runner's own rule resolution
-            md = pod["metadata"]
-            key = f"{md.get('namespace', '')}/{md['name']}"
-            if key not in out["pods"]:
-                out["pods"].append(key)
-            ip = (pod.get("status") or {}).get("podIP")
-            if ip and ip not in ips:
-                ips.append(ip)
-    out["ips"] = ips
-    return out
 
 
 class ScenarioSession:
@@ -134,10 +112,10 @@ class ScenarioSession:
                 checks = settled[1]
             else:
                 checks = _checks(runner, step)
-            highlight = _highlight(runner, step)
+            highlight = runner.highlight_of(step)
         except Exception:  # a state that cannot be read is shown empty, never fatal
             log.exception("could not evaluate the scenario's checks")
-            checks, highlight = [], _highlight(runner, None)
+            checks, highlight = [], runner.highlight_of(None)
         return {
             "name": sc.name,
             "title": sc.title,

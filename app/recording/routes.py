@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.jsonbody import BodyError, json_object
 from app.recording.format import RecordingError
 from app.recording.recorder import Recorder
 from app.sources.replay import ReplaySource
@@ -40,16 +40,10 @@ def _ok(data: dict[str, Any]) -> JSONResponse:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
     try:
-        body = json.loads(raw)
-    except ValueError as e:
-        raise BadRequest(400, f"the request body is not JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise BadRequest(400, "the request body must be a JSON object")
-    return body
+        return await json_object(request, empty={})
+    except BodyError as e:
+        raise BadRequest(400, str(e)) from None
 
 
 def _field(body: dict[str, Any], name: str) -> Any:

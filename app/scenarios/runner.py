@@ -155,7 +155,10 @@ class ScenarioRunner:
 
     def highlight(self) -> dict[str, list[Any]]:
         """The current step's highlight with pod rules resolved to pod keys and their IPs."""
-        step = self.current_step
+        return self.highlight_of(self.current_step)
+
+    def highlight_of(self, step: Step | None) -> dict[str, list[Any]]:
+        """A step's highlight with its pod rules resolved against the cluster as it is now."""
         out: dict[str, list[Any]] = {"services": [], "selectors": [], "pods": [], "ips": []}
         if step is None:
             return out
@@ -166,7 +169,9 @@ class ScenarioRunner:
         for ref in hl.pods:
             for pod in self._resolve(ref, required=False):
                 md = pod["metadata"]
-                out["pods"].append(f"{md.get('namespace', '')}/{md['name']}")
+                key = f"{md.get('namespace', '')}/{md['name']}"
+                if key not in out["pods"]:
+                    out["pods"].append(key)
                 ip = (pod.get("status") or {}).get("podIP")
                 if ip and ip not in ips:
                     ips.append(ip)
