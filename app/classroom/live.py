@@ -66,7 +66,9 @@ class LiveSim:
         (its lists, then its changes) and drive the new clock."""
         running = self._driver is not None
         await self.stop()
-        self.cluster = cluster
+        old, self.cluster = self.cluster, cluster
+        if old is not None and old is not cluster:
+            old.store.retire()
         if hasattr(self.source, "switch"):
             self.source.switch(cluster, before_resync=self.reset_view)
         else:

@@ -74,6 +74,10 @@ class ObjectStore:
         # Admission hooks run on every create/update before it is stored, like the API server's
         # defaulting: fn(operation "CREATE"|"UPDATE", new object, old object or None) -> object.
         self.admission: list[Callable[[str, Obj, Obj | None], Obj]] = []
+        # Set when this store's cluster is replaced (a classroom scenario swapped another in):
+        # open watches end, so a `kubectl get -w` stops instead of silently watching a dead cluster.
+        self.retired = False
+        self._retire_hooks: list[Callable[[], None]] = []
 
     # ---- reads -------------------------------------------------------------
     @property
@@ -251,6 +255,21 @@ class ObjectStore:
                 self._subs.remove(fn)
 
         return unsubscribe
+
+    def on_retire(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Call fn when the store is retired. Returns the function that unregisters it."""
+        self._retire_hooks.append(fn)
+
+        def unregister() -> None:
+            if fn in self._retire_hooks:
+                self._retire_hooks.remove(fn)
+
+        return unregister
+
+    def retire(self) -> None:
+        self.retired = True
+        for fn in list(self._retire_hooks):
+            fn()
 
     def events_since(self, rv: int, kind: str | None = None) -> list[StoreEvent]:
         """Events after resourceVersion rv, or 410 Expired when history no longer reaches back to it."""

@@ -238,3 +238,29 @@ def test_a_recorded_session_replays_the_same_views(tmp_path: Path) -> None:
         assert r.status_code == 200 and r.json()["position"] == r.json()["duration"]
         wait_for(lambda: views(http.get("/api/snapshot").json()) == live, what="the end state after a seek")
         assert http.post("/api/actions/scale", json={"name": "web", "replicas": 1}).status_code == 403
+
+
+@pytest.mark.kubectl
+def test_a_running_kubectl_watch_ends_when_a_scenario_replaces_the_cluster(tmp_path: Path) -> None:
+    """A watch on the replaced cluster would show nothing more, ever: it ends instead, so the class
+    sees `kubectl get -w` stop rather than a terminal that silently stopped following."""
+    settings = make_settings()
+    with running_app(settings) as base, httpx.Client(base_url=base, timeout=30) as http:
+        rt = running_app.last_app.state.runtime  # type: ignore[attr-defined]
+        config = tmp_path / "kubeconfig"
+        write_kubeconfig(str(config), settings, rt.api_token, port=int(base.rsplit(":", 1)[1]))
+        watch = subprocess.Popen(
+            ["kubectl", "--kubeconfig", str(config), "get", "pods", "-w"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            assert watch.stdout is not None
+            assert watch.stdout.readline().split()[:2] == ["NAME", "READY"]
+            http.post("/api/scenarios/start", json={"name": "readiness"}).raise_for_status()
+            assert watch.wait(timeout=20) is not None  # the stream ended and kubectl with it
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+            watch.wait(timeout=5)
+            if watch.stdout is not None:
+                watch.stdout.close()

@@ -137,6 +137,7 @@ async def watch_events(
             error = exc
     current = store.list(req.kind, req.namespace)
     unsubscribe = store.subscribe(on_event) if error is None else None
+    unretire = store.on_retire(wake.set)
     start_rv = store.resource_version
     first = True
     try:
@@ -166,7 +167,7 @@ async def watch_events(
                 if kind is not None:
                     yield line(kind, encode(kind, ev.obj, first))
                     first = False
-            if overflow:
+            if overflow or store.retired:
                 return
             now = time.monotonic()
             if now >= deadline:
@@ -182,9 +183,11 @@ async def watch_events(
             if buffer or overflow:
                 continue
             try:
-                await asyncio.wait_for(wake.wait(), timeout=max(wait, 0.0))
+                async with asyncio.timeout(max(wait, 0.0)):
+                    await wake.wait()
             except TimeoutError:
                 pass
     finally:
+        unretire()
         if unsubscribe is not None:
             unsubscribe()
