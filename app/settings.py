@@ -10,6 +10,7 @@ class Settings:
     # --- serving ---
     host: str = "127.0.0.1"  # loopback by default: the dashboard has actions, never expose it by accident
     port: int = 8000
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback and `host` (DNS rebinding guard)
 
     # --- where the data comes from ---
     source: str = "sim"  # "sim" (built-in simulated cluster) | "kube" (real cluster) | "replay" (a recording)
