@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from app.security.hosts import check_allowed_host
+from app.security.logs import RedactSecrets, install_redaction, uvicorn_log_config
 from app.settings import Settings
 
 PROG = "slicescope"
@@ -37,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = p.add_argument_group("serving")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer to this host name (repeatable; *.domain allowed); loopback names, --host "
+        "and, with --host 0.0.0.0, IP addresses always work",
+    )
     serve.add_argument("--log-level", default="info", type=str.lower, choices=LOG_LEVELS)
 
     sim = p.add_argument_group("the simulated cluster (default)")
@@ -115,9 +125,14 @@ def settings_from_args(argv: Sequence[str] | None = None) -> tuple[Settings, str
         if len(ns) > 63 or not _DNS_LABEL.match(ns):
             raise UsageError(f"--namespace {ns!r}: not a valid namespace name")
     _check_classroom_args(args, real)
+    for name in args.allowed_host:
+        problem = check_allowed_host(name)
+        if problem:
+            raise UsageError(f"--allowed-host {name!r}: {problem}")
     return Settings(
         host=args.host,
         port=args.port,
+        allowed_hosts=tuple(dict.fromkeys(args.allowed_host)),
         source="replay" if args.replay else "kube" if real else "sim",
         kubeconfig=args.kubeconfig,
         context=args.context,
@@ -259,24 +274,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "and give them this computer's address"
             )
         else:
-            note = "the class opens the read-only URL with this computer's address in place of 127.0.0.1"
+            note = (
+                "the class opens the read-only URL with this computer's IP address in place of "
+                "127.0.0.1 (for a name instead, add --allowed-host NAME)"
+            )
         print(f"{PROG}: {note}", flush=True)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"{PROG}: warning: listening on {settings.host}, not only this machine", file=sys.stderr)
-    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=5)
+    install_redaction()  # the root handler: urllib3's retry warnings name the API's /t/<token>/ URL
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        log_config=uvicorn_log_config(),  # uvicorn's handlers, with the same redaction
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 
-_TOKEN_IN_PATH = re.compile(r"/t/[^/\s\"]+")
-
-
-class RedactTokens(logging.Filter):
-    """Keeps the simulated API's bearer token (part of the URL path for plain-http kubectl) out of logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_PATH.sub("/t/<token>", a) if isinstance(a, str) else a for a in record.args
-            )
-        return True
+RedactTokens = RedactSecrets  # the older name of the access log's filter
