@@ -1,7 +1,15 @@
 // @ts-check
-/** JSON over relative URLs for every module, with the presenter's token (from ?token=…, kept in sessionStorage). */
+/**
+ * JSON over relative URLs for every module. Every POST carries the server's page token (a meta tag of
+ * the page; other sites cannot read it) and, in presenter mode, the presenter's token (from ?token=…,
+ * kept in sessionStorage).
+ */
 
 const TOKEN_KEY = "slicescope.token";
+const CSRF_HEADER = "X-Slicescope-CSRF";
+
+/** The page token of the server that rendered this page ("" when the page has none). */
+let csrfToken = document.querySelector('meta[name="slicescope-csrf"]')?.getAttribute("content") || "";
 
 /**
  * @typedef {{ok: boolean, status: number, message: string, body: any}} HttpResult
@@ -34,13 +42,29 @@ export function token() {
   }
 }
 
-/** Headers for a POST: JSON, and the token when this page has one. */
+/** Headers for a POST: JSON, the server's page token, and the presenter's token when this page has one. */
 export function postHeaders() {
   /** @type {Record<string, string>} */
   const h = { "Content-Type": "application/json", Accept: "application/json" };
+  if (csrfToken) h[CSRF_HEADER] = csrfToken;
   const t = token();
   if (t) h["X-Slicescope-Token"] = t;
   return h;
+}
+
+/** After a server restart the page's token is stale: fetch the new one. @returns {Promise<boolean>} */
+async function refreshCsrf() {
+  try {
+    const res = await fetch("api/csrf", { headers: { Accept: "application/json" } });
+    const data = res.ok ? await res.json() : null;
+    if (data && typeof data.token === "string" && data.token !== csrfToken) {
+      csrfToken = data.token;
+      return true;
+    }
+  } catch {
+    /* the server is away: the caller shows the first answer */
+  }
+  return false;
 }
 
 /** @param {any} data @param {Response} res */
@@ -56,13 +80,13 @@ export function messageOf(data, res) {
 }
 
 /**
- * @param {Promise<Response>} request
+ * @param {() => Promise<Response>} request
  * @returns {Promise<HttpResult>}
  */
 async function settle(request) {
   let res;
   try {
-    res = await request;
+    res = await request();
   } catch (err) {
     return { ok: false, status: 0, message: `the server did not answer (${String(err)})`, body: null };
   }
@@ -76,13 +100,16 @@ async function settle(request) {
 }
 
 /**
- * POST JSON to a relative path.
+ * POST JSON to a relative path (once more with a fresh page token if the server restarted).
  * @param {string} path
  * @param {Record<string, unknown>} [body]
  * @returns {Promise<HttpResult>}
  */
-export function postJSON(path, body = {}) {
-  return settle(fetch(path, { method: "POST", headers: postHeaders(), body: JSON.stringify(body) }));
+export async function postJSON(path, body = {}) {
+  const send = () => fetch(path, { method: "POST", headers: postHeaders(), body: JSON.stringify(body) });
+  const first = await settle(send);
+  if (first.status === 403 && first.body?.reason === "csrf" && (await refreshCsrf())) return settle(send);
+  return first;
 }
 
 /**
@@ -91,5 +118,5 @@ export function postJSON(path, body = {}) {
  * @returns {Promise<HttpResult>}
  */
 export function getJSON(path) {
-  return settle(fetch(path, { headers: { Accept: "application/json" } }));
+  return settle(() => fetch(path, { headers: { Accept: "application/json" } }));
 }
