@@ -1,5 +1,6 @@
-"""Numbers the view engine's changes (seq = SSE id), keeps a ring buffer for Last-Event-ID resume,
-coalesces bursts into one message per tick, and fans out to bounded per-client queues."""
+"""Numbers the view engine's changes, encodes each one once into a shared SSE frame kept in a ring
+buffer (Last-Event-ID resume), coalesces bursts into one message per tick and wakes the clients,
+each of which is only a cursor into that buffer (memory per client does not grow with its lag)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +29,18 @@ class Engine(Protocol):
     def state(self) -> dict[str, Any]: ...
 
 
-def encode(data: Any) -> str:
-    """Compact JSON on one line (SSE data lines must not hold raw newlines; json.dumps never emits them)."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+def encode(data: Any) -> bytes:
+    """Compact UTF-8 JSON on one line (orjson escapes every control character, so a data line never
+    holds a raw newline); falls back to json for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def new_instance() -> str:
+    """A random name for this hub's run: 72 bits, so two replicas (or two runs) never share one."""
+    return secrets.token_urlsafe(9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,93 +49,161 @@ class Message:
 
     seq: int
     event: Literal["snapshot", "delta"]
-    data: str  # JSON text
+    data: bytes  # JSON
+    frame: bytes  # the whole SSE message as sent: id, event and data lines
+
+    @classmethod
+    def build(cls, instance: str, seq: int, event: Literal["snapshot", "delta"], data: bytes) -> Message:
+        head = f"id: {instance}.{seq}\nevent: {event}\ndata: ".encode()
+        return cls(seq, event, data, b"".join((head, data, b"\n\n")))
 
 
 class Client:
-    """One connected browser: a bounded queue of messages, or a pending resync (one snapshot)."""
+    """One connected stream: the seq it has been given up to (a cursor into the hub's shared buffer),
+    or a pending resync (one snapshot). It holds no messages of its own."""
 
-    def __init__(self, hub: Hub, limit: int) -> None:
+    __slots__ = (
+        "_hub",
+        "_waiter",
+        "closed",
+        "cursor",
+        "high_water",
+        "needs_snapshot",
+        "on_stall",
+        "ping",
+        "resyncs",
+        "sending_since",
+    )
+
+    def __init__(self, hub: Hub, cursor: int | None) -> None:
         self._hub = hub
-        self._limit = limit
-        self.queue: deque[Message] = deque()
-        self.needs_snapshot = False
+        self.cursor = cursor if cursor is not None else hub.seq  # last seq handed to this client
+        self.needs_snapshot = cursor is None
         self.closed = False
         self.resyncs = 0  # times this client fell behind and was reset to a snapshot
-        self.high_water = 0  # the longest the queue has been (tests check it stays bounded)
-        self._wake = asyncio.Event()
+        self.high_water = 0  # the most messages it has been behind (tests check it stays bounded)
+        self.ping = False  # a keep-alive comment is due
+        self.sending_since: float | None = None  # loop time its current write began (None: idle)
+        self.on_stall: Callable[[], None] | None = None  # how to cut its connection when a write hangs
+        self._waiter: asyncio.Future[None] | None = None
 
-    def _push(self, msg: Message) -> None:
-        if self.closed or self.needs_snapshot:
-            return  # the snapshot it will get already holds this message
-        if len(self.queue) >= self._limit:
-            self.queue.clear()
-            self.needs_snapshot = True
-            self.resyncs += 1
-        else:
-            self.queue.append(msg)
-            self.high_water = max(self.high_water, len(self.queue))
-        self._wake.set()
+    @property
+    def pending(self) -> int:
+        """How many messages this client is behind (0 while a snapshot is due: that holds them all)."""
+        return 0 if self.needs_snapshot or self.closed else self._hub.seq - self.cursor
 
-    def _close(self) -> None:
-        self.closed = True
-        self.queue.clear()
-        self._wake.set()
+    @property
+    def queue(self) -> list[Message]:
+        """The messages it is behind, read from the shared buffer (never more than the queue limit)."""
+        return self._hub.missed_since(self.cursor) or [] if self.pending else []
+
+    def wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def take(self) -> list[Message]:
         """Everything ready to send now (a pending resync turns into one snapshot message)."""
         if self.closed:
             return []
-        if self.needs_snapshot:
-            # Take the snapshot while the flag is still set: the flush inside it must not also
-            # queue deltas that the snapshot already contains.
-            snap = self._hub.snapshot_message()
-            self.needs_snapshot = False
-            self.queue.clear()
-            return [snap]
-        out = list(self.queue)
-        self.queue.clear()
-        return out
+        hub = self._hub
+        if not self.needs_snapshot:
+            if self.cursor == hub.seq:
+                return []
+            missed = hub.missed_since(self.cursor)
+            if missed is not None:
+                self.cursor = hub.seq
+                return missed
+            self.resyncs += 1  # its place fell out of the buffer
+        # The snapshot flushes first; the flag stays set meanwhile so the flush does not count this
+        # client as behind on deltas the snapshot already holds.
+        self.needs_snapshot = True
+        snap = hub.snapshot_message()
+        self.needs_snapshot = False
+        self.cursor = snap.seq
+        return [snap]
+
+    async def wait(self) -> None:
+        """Until the hub has something for this client (or drops it, or a ping is due)."""
+        if self.closed or self.ping or self.needs_snapshot or self.cursor != self._hub.seq:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
     async def next_batch(self) -> list[Message] | None:
         """Wait until there is something to send; None when the hub dropped this client."""
         while True:
-            self._wake.clear()
             if self.closed:
                 return None
             batch = self.take()
             if batch:
                 return batch
-            await self._wake.wait()
+            self.ping = False
+            await self.wait()
 
 
 class Hub:
     def __init__(
-        self, engine: Engine, *, buffer_messages: int, client_queue_messages: int, first_seq: int = 0
+        self,
+        engine: Engine,
+        *,
+        buffer_messages: int,
+        client_queue_messages: int,
+        first_seq: int = 0,
+        instance: str | None = None,
     ) -> None:
         if buffer_messages < 1 or client_queue_messages < 1:
             raise ValueError("buffer_messages and client_queue_messages must be at least 1")
         self.engine = engine
-        # The server starts from a time-based seq, so a browser holding an id from an earlier
-        # run of the server gets a snapshot (its id is too old) instead of wrong deltas.
+        # SSE ids are "<instance>.<seq>": an id from another replica or an earlier run names
+        # another instance and gets a snapshot, whatever its seq.
+        self.instance = instance or new_instance()
         self.seq = first_seq
         self.buffer: deque[Message] = deque(maxlen=buffer_messages)
         self.client_queue_messages = client_queue_messages
         self.clients: set[Client] = set()
         self._snapshot_cache: Message | None = None
+        self._joined: dict[tuple[int, int], bytes] = {}  # frames of a run of messages, joined once
         self._poked = asyncio.Event()
+
+    # ---- ids -----------------------------------------------------------------
+    def event_id(self, seq: int) -> str:
+        return f"{self.instance}.{seq}"
+
+    def parse_event_id(self, raw: str | None) -> int | None:
+        """The seq in an id this instance issued; None for anything else (no id, another replica's
+        or an earlier run's id, a bare number, garbage): such a client gets a snapshot."""
+        if not raw:
+            return None
+        instance, dot, seq = raw.strip().rpartition(".")
+        if not dot or instance != self.instance or not seq.isdigit() or not seq.isascii():
+            return None
+        return int(seq)
 
     # ---- producing -----------------------------------------------------------
     def flush(self) -> Message | None:
-        """Number the engine's pending ops as one delta and fan it out. None when there were none."""
+        """Number the engine's pending ops as one delta and wake the clients. None when there were none."""
         ops = self.engine.take_ops()
         if not ops:
             return None
         self.seq += 1
-        msg = Message(self.seq, "delta", encode({"seq": self.seq, "ops": ops}))
+        msg = Message.build(self.instance, self.seq, "delta", encode({"seq": self.seq, "ops": ops}))
         self.buffer.append(msg)
+        self._joined.clear()
+        limit = self.client_queue_messages
+        seq = self.seq
         for client in self.clients:
-            client._push(msg)
+            if not client.needs_snapshot:
+                behind = seq - client.cursor
+                if behind > limit:  # it stopped keeping up: one snapshot instead of a backlog
+                    client.needs_snapshot = True
+                    client.resyncs += 1
+                elif behind > client.high_water:
+                    client.high_water = behind
+            client.wake()
         return msg
 
     def snapshot(self) -> dict[str, Any]:
@@ -134,9 +216,20 @@ class Hub:
         self.flush()
         cached = self._snapshot_cache
         if cached is None or cached.seq != self.seq:
-            cached = Message(self.seq, "snapshot", encode({"seq": self.seq, **self.engine.state()}))
+            data = encode({"seq": self.seq, **self.engine.state()})
+            cached = Message.build(self.instance, self.seq, "snapshot", data)
             self._snapshot_cache = cached
         return cached
+
+    def frames(self, batch: list[Message]) -> bytes:
+        """The bytes of a batch. Clients at the same place get the very same bytes object."""
+        if len(batch) == 1:
+            return batch[0].frame
+        key = (batch[0].seq, batch[-1].seq)  # a batch of several is a run of buffered deltas
+        joined = self._joined.get(key)
+        if joined is None:
+            joined = self._joined[key] = b"".join(m.frame for m in batch)
+        return joined
 
     def poke(self) -> None:
         """Say that the engine may have ops; the tick loop then flushes within one tick."""
@@ -157,35 +250,56 @@ class Hub:
                 log.exception("hub flush failed")
 
     # ---- consuming -----------------------------------------------------------
-    def connect(self, last_event_id: int | None = None) -> Client:
-        """A new client. It first gets the messages after last_event_id when the buffer still holds
-        them all, else one snapshot (no id, an id older than the buffer, or an id from the future)."""
+    def connect(self, last_seq: int | None = None) -> Client:
+        """A new client. It first gets the messages after last_seq when the buffer still holds them
+        all, else one snapshot (no seq, a seq older than the buffer, or one from the future)."""
         self.flush()
-        client = Client(self, self.client_queue_messages)
-        missed = self.missed_since(last_event_id)
-        if missed is None:
-            client.needs_snapshot = True
-        else:
-            client.queue.extend(missed)
-            client.high_water = len(client.queue)
+        resumable = last_seq is not None and self.missed_since(last_seq) is not None
+        client = Client(self, last_seq if resumable else None)
+        client.high_water = client.pending
         self.clients.add(client)
-        client._wake.set()
         return client
 
-    def missed_since(self, last_event_id: int | None) -> list[Message] | None:
-        """Buffered messages after last_event_id, or None when they cannot all be given."""
-        if last_event_id is None or last_event_id < 0 or last_event_id > self.seq:
+    def missed_since(self, last_seq: int | None) -> list[Message] | None:
+        """Buffered messages after last_seq, or None when they cannot all be given."""
+        if last_seq is None or last_seq < 0 or last_seq > self.seq:
             return None
-        if last_event_id == self.seq:
+        behind = self.seq - last_seq
+        if behind == 0:
             return []
-        if not self.buffer or self.buffer[0].seq > last_event_id + 1:
+        buffer = self.buffer
+        if behind > len(buffer):
             return None
-        start = last_event_id + 1 - self.buffer[0].seq
-        return list(self.buffer)[start:]
+        if behind == 1:
+            return [buffer[-1]]
+        size = len(buffer)
+        return [buffer[i] for i in range(size - behind, size)]
 
     def disconnect(self, client: Client) -> None:
         self.clients.discard(client)
-        client._close()
+        client.closed = True
+        client.wake()
+
+    def ping_all(self) -> None:
+        """Ask every client to send a keep-alive comment (proxies close idle streams)."""
+        for client in self.clients:
+            client.ping = True
+            client.wake()
+
+    def drop_stalled(self, now: float, send_timeout: float) -> int:
+        """Disconnect every client whose current write has hung for longer than send_timeout (a
+        browser that stopped reading): its connection is cut, the others never wait on it."""
+        stalled = [
+            c for c in self.clients if c.sending_since is not None and now - c.sending_since > send_timeout
+        ]
+        for client in stalled:
+            self.disconnect(client)
+            if client.on_stall is not None:
+                try:
+                    client.on_stall()
+                except Exception:
+                    log.exception("could not cut a stalled stream")
+        return len(stalled)
 
     def drop_all(self) -> int:
         """Close every client's stream (they reconnect with Last-Event-ID). Returns how many."""

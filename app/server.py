@@ -20,7 +20,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.actions import ActionContext, ActionTarget, SourceActions, build_router
 from app.classroom.auth import PresenterGuard, new_token
@@ -34,11 +33,11 @@ from app.recording.routes import record_router, replay_router
 from app.settings import Settings
 from app.sources.base import ClusterInfo, SourceItem, Status
 from app.static_files import AssetHasher, HashedStaticFiles
+from app.stream import SEND_TIMEOUT, EventStream
 
 log = logging.getLogger(__name__)
 
 DEBUG_HOOKS_ENV = "SLICESCOPE_DEBUG_HOOKS"  # "1" enables POST /api/debug/drop-streams (browser tests)
-SEND_TIMEOUT = 30.0  # seconds one SSE write may block before the client counts as dead
 NO_STORE = {"Cache-Control": "no-store"}
 
 _FALLBACK_PAGE = """<!doctype html>
@@ -57,13 +56,6 @@ def script_json(data: Any) -> Markup:
         text = text.replace(raw, esc)
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(text)
-
-
-def parse_event_id(raw: str | None) -> int | None:
-    try:
-        return int(raw) if raw is not None and raw.strip() else None
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -283,16 +275,6 @@ async def cancel_all(tasks: list[asyncio.Task[Any]], *, attempts: int = 50) -> N
             log.error("task %s failed", task.get_name(), exc_info=task.exception())
 
 
-def _sse_shutdown_watchers() -> list[asyncio.Task[Any]]:
-    """sse-starlette starts one signal-watcher task per event loop that only ends on a signal; an app
-    served outside the main thread (tests) would leave it pending when the loop closes."""
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if getattr(t.get_coro(), "__qualname__", "") == "_shutdown_watcher" and not t.done()
-    ]
-
-
 def create_app(
     settings: Settings,
     *,
@@ -303,6 +285,7 @@ def create_app(
 ) -> FastAPI:
     """The whole dashboard. `source`/`cluster` override what the settings would build (tests)."""
     rt = build_runtime(settings, source=source, cluster=cluster)
+    stream = EventStream(rt.hub, ping_seconds=settings.ping_seconds, send_timeout=send_timeout)
     if debug_hooks is None:
         debug_hooks = os.environ.get(DEBUG_HOOKS_ENV, "") not in ("", "0")
 
@@ -319,6 +302,7 @@ def create_app(
         rt.session.publish()
         rt.tasks.append(asyncio.create_task(_run_source(rt), name="source"))
         rt.tasks.append(asyncio.create_task(rt.hub.run(settings.tick_seconds), name="hub-tick"))
+        rt.tasks.append(asyncio.create_task(stream.run(), name="stream-housekeeping"))
         rt.tasks.append(asyncio.create_task(rt.session.refresh_forever(), name="classroom-refresh"))
         if settings.write_kubeconfig and rt.settings.source == "sim" and settings.port:
             try:
@@ -334,7 +318,6 @@ def create_app(
             if rt.live is not None:
                 await rt.live.stop()
             tasks, rt.tasks = rt.tasks, []
-            tasks += _sse_shutdown_watchers()
             await cancel_all(tasks)
             rt.recorder.stop()
 
@@ -359,6 +342,7 @@ def create_app(
     app.include_router(record_router(lambda: rt.recorder, directory=settings.recordings_dir))
     app.include_router(scenario_router(rt.session))
     _include_console(app, rt)
+    app.include_router(stream.router())
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> HTMLResponse:
@@ -367,10 +351,12 @@ def create_app(
         except Exception as e:  # TemplateNotFound, or the folder is missing
             log.warning("templates/index.html unavailable (%s); serving a minimal page", e)
             template = templates.from_string(_FALLBACK_PAGE)
+        snap = rt.hub.snapshot()
         html = template.render(
             request=request,
             static_url=hasher.url,
-            bootstrap=script_json(rt.hub.snapshot()),
+            # the stream id of this state: the page's first /events resumes from it
+            bootstrap=script_json({**snap, "lastEventId": rt.hub.event_id(snap["seq"])}),
             cluster=rt.info.as_json(),
             settings=settings,
         )
@@ -385,32 +371,6 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         return {"ok": True, "source": settings.source, "connection": rt.connection.state}
-
-    @app.get("/events")
-    async def events(request: Request, lastEventId: str | None = None) -> EventSourceResponse:
-        # The header (EventSource's own retry) is newer than a query id put in the URL at creation.
-        last = parse_event_id(request.headers.get("last-event-id"))
-        if last is None:
-            last = parse_event_id(lastEventId)
-
-        async def stream() -> AsyncIterator[ServerSentEvent]:
-            client = rt.hub.connect(last)
-            try:
-                while True:
-                    batch = await client.next_batch()
-                    if batch is None:
-                        return
-                    for msg in batch:
-                        yield ServerSentEvent(data=msg.data, event=msg.event, id=str(msg.seq))
-            finally:
-                rt.hub.disconnect(client)
-
-        return EventSourceResponse(
-            stream(),
-            ping=settings.ping_seconds,
-            send_timeout=send_timeout,
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
 
     @app.get("/api/explain/pod/{namespace}/{name}")
     async def explain_pod(namespace: str, name: str) -> JSONResponse:

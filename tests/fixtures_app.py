@@ -146,4 +146,4 @@ class SSEReader:
 
     def next_json(self) -> tuple[str, int, dict[str, Any]]:
         ev = self.next_event()
-        return ev["event"], int(ev["id"]), json.loads(ev["data"])
+        return ev["event"], int(ev["id"].rpartition(".")[2]), json.loads(ev["data"])  # id: <instance>.<seq>

@@ -22,7 +22,7 @@ READ_TIMEOUT = 10.0  # a missing event fails the test instead of hanging it
 
 
 @contextmanager
-def stream(http: httpx.Client, last_id: int | None = None, *, query: bool = False) -> Iterator[SSEReader]:
+def stream(http: httpx.Client, last_id: str | None = None, *, query: bool = False) -> Iterator[SSEReader]:
     headers = {"Accept": "text/event-stream"}
     params = {}
     if last_id is not None and query:
@@ -115,7 +115,7 @@ def test_resume_with_last_event_id_gets_exactly_the_missed_deltas() -> None:
         assert missed_upto > model["seq"] + 1, "several messages were missed"
 
         for query in (False, True):  # the header (EventSource retry) and ?lastEventId= (a new EventSource)
-            with stream(http, model["seq"], query=query) as reader:
+            with stream(http, hub_of_last_app().event_id(model["seq"]), query=query) as reader:
                 resumed = dict(model)
                 ids = []
                 while resumed["seq"] < missed_upto:
@@ -162,7 +162,7 @@ def test_pings_and_dropped_streams() -> None:
                     model = apply_message(model, event, data)
             except EOFError:
                 pass
-        with stream(http, model["seq"]) as reader:
+        with stream(http, hub_of_last_app().event_id(model["seq"])) as reader:
             post(http, "scale", {"namespace": "default", "name": "shipping-api", "replicas": 3})
             event, seq, data = reader.next_json()
             assert event == "delta" and seq == model["seq"] + 1
@@ -252,4 +252,4 @@ def test_events_carry_ids_and_json_data() -> None:
         with stream(http) as reader:
             raw = reader.next_event()
             assert raw["event"] == "snapshot"
-            assert raw["id"] is not None and int(raw["id"]) == json.loads(raw["data"])["seq"]
+            assert raw["id"] == hub_of_last_app().event_id(json.loads(raw["data"])["seq"])

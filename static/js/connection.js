@@ -8,6 +8,7 @@
  * @typedef {{
  *   url?: string,
  *   getSeq: () => number|null,
+ *   lastEventId?: string,
  *   staleAfterMs?: number,
  *   minDelayMs?: number,
  *   maxDelayMs?: number,
@@ -40,6 +41,9 @@ export function createConnection(options) {
   /** Every state change, oldest first (kept short), so tests and curious users can see the history. */
   /** @type {{state: LinkState, at: number}[]} */
   const history = [{ state: "connecting", at: status.since }];
+  // Ids are "<instance>.<seq>": a seq means something only to the server run that numbered it, so
+  // a resume names it (another replica, or a restarted server, answers with a snapshot).
+  let instance = instanceOf(options.lastEventId || "");
 
   /** @param {LinkState} state @param {string} [error] */
   function setState(state, error) {
@@ -65,7 +69,8 @@ export function createConnection(options) {
     const seq = options.getSeq();
     if (seq === null || seq === undefined) return url;
     const sep = url.includes("?") ? "&" : "?";
-    return `${url}${sep}lastEventId=${encodeURIComponent(String(seq))}`;
+    const id = instance ? `${instance}.${seq}` : String(seq);
+    return `${url}${sep}lastEventId=${encodeURIComponent(id)}`;
   }
 
   function open() {
@@ -111,6 +116,7 @@ export function createConnection(options) {
         return;
       }
     }
+    if (type === "snapshot") instance = instanceOf(ev.lastEventId);
     if (status.state !== "live") {
       attempt = 0;
       clearStaleTimer();
@@ -180,4 +186,10 @@ export function createConnection(options) {
     },
     history,
   };
+}
+
+/** The server instance in an SSE id "<instance>.<seq>" ("" for a bare seq). @param {string} id */
+function instanceOf(id) {
+  const dot = id.lastIndexOf(".");
+  return dot > 0 ? id.slice(0, dot) : "";
 }
