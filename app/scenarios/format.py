@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.security.safe_yaml import YamlLimits
+
 Manifest = dict[str, Any]
+
+# What a scenario file may be: far above any real lesson (the built-in ones are under 6 KiB, 500 nodes
+# and 15 levels deep), low enough that a hostile file is refused at once.
+YAML_LIMITS = YamlLimits(max_bytes=1 << 20, max_depth=64, max_aliases=1000, max_nodes=100_000)
 
 # How a pod reference chooses among the pods its selector matches (sorted by name; pods being
 # deleted are never picked). "all" acts on every one of them.

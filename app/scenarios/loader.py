@@ -15,6 +15,7 @@ from app.kinds import KINDS
 from app.scenarios.format import (
     ACTION_NAMES,
     PICKS,
+    YAML_LIMITS,
     Action,
     Apply,
     Check,
@@ -36,6 +37,7 @@ from app.scenarios.format import (
     UnmatchedPodsCheck,
     Wait,
 )
+from app.security.safe_yaml import YamlLimitError, check_size, limited_loader
 
 LIBRARY = Path(__file__).resolve().parent / "library"
 LESSONS = ("default",)  # what `setup: {lesson: ...}` may name
@@ -101,12 +103,19 @@ def _record_marks(doc: _Doc, node: yaml.Node, path: Path_) -> None:
 
 def _parse(text: str, file: str) -> tuple[Any, _Doc]:
     doc = _Doc(file, {}, {})
-    loader = yaml.SafeLoader(text)
+    try:
+        check_size(text, YAML_LIMITS)
+    except YamlLimitError as e:
+        raise ScenarioError(file, None, f"refused: {e.problem}") from None
+    loader = limited_loader(YAML_LIMITS)(text)  # depth, aliases and their expansion are bounded
     try:
         node = loader.get_single_node()
         if node is None:
             raise ScenarioError(file, 1, "the file is empty; a scenario needs name, title, summary and steps")
         data = loader.construct_document(node)
+    except YamlLimitError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise ScenarioError(file, line, f"refused: {e.problem}") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         context = e.context or ""
@@ -507,7 +516,11 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file (what `--scenario FILE` uses)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            raw = fh.read(YAML_LIMITS.max_bytes + 1)  # never more: a larger file is refused unread
+        if len(raw) > YAML_LIMITS.max_bytes:
+            raise ScenarioError(str(p), None, f"refused: larger than {YAML_LIMITS.max_bytes // 1024} KiB")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError(str(p), None, f"cannot read the file: {e}") from e
     return parse_scenario(text, str(p))
