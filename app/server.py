@@ -30,6 +30,7 @@ from app.hub import Hub
 from app.paths import STATIC_DIR, TEMPLATES_DIR
 from app.recording.recorder import Recorder
 from app.recording.routes import record_router, replay_router
+from app.security.install import install_protection, protection_for
 from app.settings import Settings
 from app.sources.base import ClusterInfo, SourceItem, Status
 from app.static_files import AssetHasher, HashedStaticFiles
@@ -285,6 +286,7 @@ def create_app(
 ) -> FastAPI:
     """The whole dashboard. `source`/`cluster` override what the settings would build (tests)."""
     rt = build_runtime(settings, source=source, cluster=cluster)
+    protection = protection_for(settings)
     stream = EventStream(rt.hub, ping_seconds=settings.ping_seconds, send_timeout=send_timeout)
     if debug_hooks is None:
         debug_hooks = os.environ.get(DEBUG_HOOKS_ENV, "") not in ("", "0")
@@ -359,6 +361,7 @@ def create_app(
             bootstrap=script_json({**snap, "lastEventId": rt.hub.event_id(snap["seq"])}),
             cluster=rt.info.as_json(),
             settings=settings,
+            csrf_token=protection.csrf_token,
         )
         return HTMLResponse(html, headers=NO_STORE)
 
@@ -391,6 +394,7 @@ def create_app(
         _mount_k8s_api(app, rt)
     if rt.present_token is not None:
         app.add_middleware(PresenterGuard, token=rt.present_token)
+    install_protection(app, protection)  # last, so outermost: Host check, same-origin rule, body limits
     return app
 
 
