@@ -187,7 +187,7 @@ def test_a_stalled_client_is_resynced_not_buffered() -> None:
         stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         stalled.connect((url.hostname, url.port))
-        stalled.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        stalled.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
         healthy = Follower(base)
         try:
             wait_for(lambda: len(hub.clients) == 1, what="the stalled client to connect")
