@@ -1,6 +1,7 @@
 """The classroom's scenario session: starts a scenario on a fresh cluster and swaps it in as the live
-one, runs `next` at the pace of the live clock, rebuilds for back/restart, and publishes the
-ScenarioState (docs/view-model.md, meta.classroom) after every change."""
+one, plays `next` on the live simulated clock (held between steps, so each step ends exactly where its
+checks look), rebuilds for back/restart, and publishes the ScenarioState (docs/view-model.md,
+meta.classroom) after every change."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.classroom.live import LiveSim
-from app.scenarios.checks import evaluate_all
+from app.scenarios.checks import describe, evaluate_all
 from app.scenarios.format import Scenario
 from app.scenarios.loader import ScenarioError
 from app.scenarios.runner import ScenarioRunner
@@ -20,7 +21,6 @@ from app.scenarios.runner import ScenarioRunner
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 0.5  # how often checks and highlights are re-read while a scenario is on
-SLEEP_SLICE = 0.25  # real seconds between state updates while a step's wait plays out
 NO_SIM = "scenarios run on the simulated cluster; this dashboard shows another source"
 NOT_STARTED = "no scenario is running; start one first"
 BUSY = "a step is still running; wait for it to finish"
@@ -78,15 +78,18 @@ class ScenarioSession:
         self._step_task: asyncio.Task[Any] | None = None
         self._lock = asyncio.Lock()
         self._published: Any = object()
-        # Checks as they stood when a step finished: the cluster keeps moving afterwards (a
-        # replacement pod turns ready), and a check of an in-between state must not turn red
-        # while the teacher is still explaining it. (step index, checks)
-        self._settled: tuple[int, list[dict[str, Any]]] | None = None
+        if live is not None:
+            live.on_resume.append(self.publish)  # the class changed the cluster: time runs again
 
     # ---- what the page sees --------------------------------------------------------
     @property
     def busy(self) -> bool:
         return self._running is not None
+
+    @property
+    def cluster_factory(self) -> Callable[[], Any] | None:
+        """How the running scenario's clusters are made (a rebuild is the same run again)."""
+        return self._factory
 
     def listing(self) -> dict[str, Any]:
         return {
@@ -98,7 +101,9 @@ class ScenarioSession:
         }
 
     def state(self) -> dict[str, Any] | None:
-        """ScenarioState (docs/view-model.md); while a step runs, that step, with live checks."""
+        """ScenarioState (docs/view-model.md); while a step runs, that step with its checks pending
+        (they are judged when its waits have played out); after it, the checks as they stand (the
+        clock is held, so that is the step's end until someone changes the cluster)."""
         runner = self.runner
         if runner is None:
             return None
@@ -107,11 +112,7 @@ class ScenarioSession:
         step = sc.steps[index] if index >= 0 else None
         following = index + 1
         try:
-            settled = self._settled
-            if self._running is None and settled is not None and settled[0] == index:
-                checks = settled[1]
-            else:
-                checks = _checks(runner, step)
+            checks = _pending(step) if self._running is not None else _checks(runner, step)
             highlight = runner.highlight_of(step)
         except Exception:  # a state that cannot be read is shown empty, never fatal
             log.exception("could not evaluate the scenario's checks")
@@ -128,6 +129,7 @@ class ScenarioSession:
             "highlight": highlight,
             "checks": checks,
             "busy": self.busy,
+            "clock": "paused" if self.live is not None and self.live.paused and not self.busy else "running",
             "error": self.error,
         }
 
@@ -216,6 +218,7 @@ class ScenarioSession:
             self._factory = None
             self.error = None
             cluster = await asyncio.to_thread(self.make_default)
+            live.resume()
             await live.swap(cluster)
             self.publish()
         return None
@@ -247,17 +250,9 @@ class ScenarioSession:
     async def _put_in_place(self, live: LiveSim, runner: ScenarioRunner) -> None:
         self.runner = runner
         self.error = None
+        live.pause()  # the scenario's cluster stands where its set-up (or last step) left it
         await live.swap(runner.cluster)
-        self._settle(runner)
         self.publish()
-
-    def _settle(self, runner: ScenarioRunner) -> None:
-        index = runner.position - 1
-        try:
-            self._settled = (index, _checks(runner, runner.scenario.steps[index] if index >= 0 else None))
-        except Exception:
-            log.exception("could not evaluate the scenario's checks")
-            self._settled = None
 
     async def _cancel_step(self) -> None:
         task, self._step_task = self._step_task, None
@@ -268,6 +263,9 @@ class ScenarioSession:
         self._running = None
 
     async def _run_step(self, runner: ScenarioRunner) -> None:
+        live = self._need_live()
+        live.pause()  # the step starts where the last one ended, even if the class moved time on
+        live.scripted = True
         try:
             await runner.next_live(self._sleep)
         except asyncio.CancelledError:
@@ -278,25 +276,33 @@ class ScenarioSession:
             log.exception("a scenario step failed")
             self.error = f"the step failed: {e}"
         finally:
+            live.scripted = False
             if self.runner is runner:
+                live.pause()
                 self._running = None
-                self._settle(runner)
                 self.publish()
 
     async def _sleep(self, sim_seconds: float) -> None:
-        """A step's wait at the live clock's pace, publishing the state as it goes."""
-        remaining = max(0.0, sim_seconds) / self.speed
-        while remaining > 0:
-            chunk = min(SLEEP_SLICE, remaining)
-            await asyncio.sleep(chunk)
-            remaining -= chunk
-            self.publish()
+        """A step's wait on the live simulated clock, publishing the state as it goes."""
+        live = self._need_live()
+        live.scripted = False
+        try:
+            await live.play(sim_seconds, on_tick=self.publish)
+        finally:
+            live.scripted = True
 
 
 def _checks(runner: ScenarioRunner, step: Any) -> list[dict[str, Any]]:
     if step is None:
         return []
     return [
-        {"text": r.text, "ok": r.ok, "problems": list(r.problems)}
+        {"text": r.text, "ok": r.ok, "pending": False, "problems": list(r.problems)}
         for r in evaluate_all(runner.cluster.store, step.expect)
     ]
+
+
+def _pending(step: Any) -> list[dict[str, Any]]:
+    """A playing step's checks: not judged yet (ok false, no problems), marked pending."""
+    if step is None:
+        return []
+    return [{"text": describe(c), "ok": False, "pending": True, "problems": []} for c in step.expect]

@@ -1,4 +1,5 @@
-"""Simulated time: a timer heap driven by hand in tests (advance) or by the event loop in demos.
+"""Simulated time: a timer heap driven by hand in tests (advance) or by the event loop (RealtimeDriver),
+which a lesson can hold at a simulated instant and let run to the end of a step's waits.
 
 Everything in the simulator that "takes time" (controllers reacting, pods starting, probes,
 graceful deletion) is a timer on this clock, so tests never sleep and run deterministically.
@@ -42,12 +43,21 @@ class SimClock:
         self.on_schedule: Callable[[], None] | None = None
         # Set by a realtime driver: the simulated time right now, between the driver's wake-ups.
         self.live_time: Callable[[], float] | None = None
+        self._in_timer = False
+
+    @property
+    def in_timer(self) -> bool:
+        """True while a timer's callback runs (the simulated cluster acting on its own)."""
+        return self._in_timer
 
     def now(self) -> float:
-        if self.live_time is not None:
+        if self.live_time is not None and not self._in_timer:
             # Driven by the event loop: an idle cluster's clock still moves, so an object
-            # created through the API between timers gets the right creationTimestamp.
-            self._now = max(self._now, self.live_time())
+            # created through the API between timers gets the right creationTimestamp. Never past
+            # a timer not yet run: a late driver must not make later things happen first.
+            live = self.live_time()
+            due = self.next_deadline()
+            self._now = max(self._now, live if due is None else min(live, due))
         return self._now
 
     def call_at(self, when: float, fn: Callable[[], object]) -> Timer:
@@ -76,10 +86,13 @@ class SimClock:
             if timer.cancelled:
                 continue
             ran += 1
+            self._in_timer = True
             try:
                 timer.fn()
             except Exception:  # one bad callback must not stop the simulated cluster
                 log.exception("simulated-cluster timer failed")
+            finally:
+                self._in_timer = False
         return ran
 
     def set_time(self, when: float) -> None:
@@ -88,7 +101,12 @@ class SimClock:
 
     def advance(self, seconds: float = 0.0) -> None:
         """Run timers in time order until `seconds` have passed, moving now to each timer's time."""
-        target = self._now + seconds
+        self.advance_to(self._now + seconds)
+
+    def advance_to(self, target: float) -> None:
+        """Run every timer due up to `target` in time order, each at its own time; now ends at
+        `target` (or stays where it is, when that is later)."""
+        target = max(target, self._now)
         while True:
             self.run_due()
             nxt = self.next_deadline()
@@ -100,13 +118,20 @@ class SimClock:
 
 
 class RealtimeDriver:
-    """Runs a SimClock on the event loop: sim time = start + (monotonic elapsed) x speed."""
+    """Runs a SimClock on the event loop: sim time = anchor + (monotonic elapsed) x speed, timers run
+    in time order at their own times however late the loop wakes, and never past `limit`.
+
+    `hold()` stops simulated time where it is; `run_until(t)` lets it run (at speed) up to t and
+    returns once everything due by t has run, the clock then held at t; `release()` runs it freely.
+    """
 
     def __init__(
         self,
         clock: SimClock,
         speed: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        *,
+        hold: bool = False,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -114,23 +139,81 @@ class RealtimeDriver:
         self.speed = speed
         self._monotonic = monotonic
         self._wake = asyncio.Event()
+        self._reached = asyncio.Event()
+        self._base_sim = clock.now()
+        self._base_real = monotonic()
+        self.limit: float | None = self._base_sim if hold else None
+
+    @property
+    def held(self) -> bool:
+        """Simulated time stands still at `limit`."""
+        return self.limit is not None and self.clock.now() >= self.limit
+
+    def _anchor(self) -> None:
+        self._base_sim = self.clock.now()
+        self._base_real = self._monotonic()
+
+    def _unbounded(self) -> float:
+        return self._base_sim + (self._monotonic() - self._base_real) * self.speed
+
+    def live(self) -> float:
+        """Simulated time now, as the running clock sees it (never past `limit`)."""
+        t = self._unbounded()
+        return t if self.limit is None else min(t, self.limit)
+
+    def wake(self) -> None:
+        """Look at the time again now (e.g. a test moved the monotonic clock it gave the driver)."""
+        self._wake.set()
+
+    def hold(self) -> None:
+        """Stop simulated time where it is now (timers due now still run)."""
+        self._anchor()
+        self.limit = self.clock.now()
+        self._wake.set()
+
+    def release(self) -> None:
+        """Let simulated time run freely from where it stands."""
+        self._anchor()
+        self.limit = None
+        self._wake.set()
+
+    async def run_until(self, target: float) -> None:
+        """Let simulated time run (at speed, from where it stands) up to `target`; returns once the
+        clock is there and every timer due by then has run. The clock is then held at `target`."""
+        self._anchor()
+        self.limit = max(target, self.clock.now())
+        self._reached.clear()
+        self._wake.set()
+        await self._reached.wait()
+
+    def _tick(self) -> None:
+        """Catch the clock up with real time: due timers in time order, each at its own time."""
+        self.clock.live_time = None  # inside the catch-up a timer's "now" is its own time
+        try:
+            self.clock.advance_to(self.live())
+        finally:
+            self.clock.live_time = self.live
+        if self.limit is not None and self.clock.now() >= self.limit:
+            self._reached.set()
+
+    def _timeout(self) -> float | None:
+        """Real seconds until the next thing to do: a timer, or the limit; None: until woken."""
+        nxt = self.clock.next_deadline()
+        if self.limit is not None and (nxt is None or nxt > self.limit):
+            nxt = None if self.clock.now() >= self.limit else self.limit
+        if nxt is None:
+            return None
+        return max(0.0, (nxt - self._unbounded()) / self.speed)
 
     async def run(self) -> None:
-        base_sim = self.clock.now()
-        base_real = self._monotonic()
-
-        def live() -> float:
-            return base_sim + (self._monotonic() - base_real) * self.speed
-
+        self._anchor()
         self.clock.on_schedule = self._wake.set
-        self.clock.live_time = live
+        self.clock.live_time = self.live
         try:
             while True:
-                self.clock.set_time(live())
-                self.clock.run_due()
-                nxt = self.clock.next_deadline()
                 self._wake.clear()
-                timeout = None if nxt is None else max(0.0, (nxt - self.clock.now()) / self.speed)
+                self._tick()
+                timeout = self._timeout()
                 if timeout == 0.0:
                     await asyncio.sleep(0)
                     continue

@@ -15,7 +15,7 @@ from tests.fixtures_app import app_client, await_for, make_settings
 
 STATE_KEYS = {
     "name", "title", "summary", "step", "total", "stepTitle", "narration", "next", "highlight",
-    "checks", "busy", "error",
+    "checks", "busy", "clock", "error",
 }  # fmt: skip
 
 USER_SCENARIO = """\
@@ -87,11 +87,17 @@ async def test_start_next_back_restart_stop_drive_the_live_view() -> None:
         listed = (await client.get("/api/scenarios")).json()["active"]
         assert listed["name"] == "readiness" and listed["step"] == 0
 
+        assert state["clock"] == "paused"  # set up, waiting for step 1
         r = await client.post("/api/scenarios/next")
         assert r.status_code == 200 and r.json()["busy"] is True and r.json()["step"] == 1
+        playing = r.json()
+        assert playing["clock"] == "running" and playing["checks"], playing
+        # not judged while the step plays: pending, neither passed nor failed with problems
+        assert all(c["pending"] and not c["ok"] and c["problems"] == [] for c in playing["checks"])
         assert (await client.post("/api/scenarios/next")).status_code == 409  # still running
         st = await step_done(client, 1)
-        assert st["checks"] and all(c["ok"] for c in st["checks"]), st
+        assert st["checks"] and all(c["ok"] and not c["pending"] for c in st["checks"]), st
+        assert st["clock"] == "paused"
         pods = {k for k, p in (await snapshot(client))["pods"].items() if p["labels"].get("app") == "web"}
         assert len(pods) == 3
 
@@ -140,10 +146,14 @@ async def test_actions_and_the_api_follow_the_scenario_cluster() -> None:
             rt.cluster.store.get("Pod", "default", pod)["metadata"]["annotations"][READINESS_ANNOTATION]
             == "fail"
         )
-        # the step's checks stay as they were when the step finished: a later change does not
-        # turn them red while the teacher is still explaining the step
-        rt.session.publish()
-        assert (await classroom(client))["scenario"]["checks"][0]["ok"] is True
+        # a change from outside the lesson lets the held clock run again (what the class did plays
+        # out), and the checks then say how the cluster stands
+        assert rt.live.paused is False
+        await await_for(
+            lambda: (st := rt.session.state()) and st["clock"] == "running" and not st["checks"][0]["ok"],
+            within=30,
+            what="the failing probe to take the pod out of the Service",
+        )
         token = rt.api_token
         r = await client.get(
             f"/k8s/api/v1/namespaces/default/pods/{pod}", headers={"Authorization": f"Bearer {token}"}
@@ -160,7 +170,9 @@ async def test_a_user_scenario_is_listed_first_and_runs(tmp_path: Path) -> None:
         assert (await client.post("/api/scenarios/start", json={"name": "my-lesson"})).status_code == 200
         await client.post("/api/scenarios/next")
         st = await step_done(client, 1)
-        assert st["checks"] == [{"text": st["checks"][0]["text"], "ok": True, "problems": []}]
+        assert st["checks"] == [
+            {"text": st["checks"][0]["text"], "ok": True, "pending": False, "problems": []}
+        ]
         assert st["highlight"]["pods"] == ["default/solo"] and len(st["highlight"]["ips"]) == 1
         assert (await snapshot(client))["pods"]["default/solo"]["ip"] == st["highlight"]["ips"][0]
         r = await client.post("/api/scenarios/next")
