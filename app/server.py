@@ -353,12 +353,10 @@ def create_app(
         except Exception as e:  # TemplateNotFound, or the folder is missing
             log.warning("templates/index.html unavailable (%s); serving a minimal page", e)
             template = templates.from_string(_FALLBACK_PAGE)
-        snap = rt.hub.snapshot()
+        # no snapshot inlined (megabytes on a big cluster): the page's stream starts with one
         html = template.render(
             request=request,
             static_url=hasher.url,
-            # the stream id of this state: the page's first /events resumes from it
-            bootstrap=script_json({**snap, "lastEventId": rt.hub.event_id(snap["seq"])}),
             cluster=rt.info.as_json(),
             settings=settings,
             csrf_token=protection.csrf_token,

@@ -1,17 +1,21 @@
 // @ts-check
-/** Wires the page: bootstrap snapshot → model, the stream → reducer → renderers, clicks → actions. */
+/**
+ * Wires the page: the stream (a snapshot first, then deltas) → reducer → one render per frame (the top
+ * of the page first, the rest as it comes near the viewport), clicks → actions.
+ */
 
 import * as actions from "./actions.js";
 import * as routes from "./api.js";
 import { createConnection } from "./connection.js";
 import { part } from "./dom.js";
-import { fromSnapshot, noChanges, reduce } from "./model.js";
+import * as frame from "./frame.js";
+import { noChanges, reduce } from "./model.js";
 import { token } from "./http.js";
 import { createConsole } from "./render/console.js";
 import { createHeaderView } from "./render/header.js";
-import { applyHighlight } from "./render/highlight.js";
+import { createHighlight } from "./render/highlight.js";
 import { createLesson } from "./render/lesson.js";
-import { flyFrom, glide, measure, motionAllowed } from "./render/motion.js";
+import { beginFrame, skippedCount } from "./render/motion.js";
 import { createOrphansView } from "./render/orphans.js";
 import { createPanel } from "./render/panel.js";
 import { createReplay } from "./render/replay.js";
@@ -21,8 +25,10 @@ import { createTraffic } from "./render/traffic.js";
 import { installShortcuts } from "./shortcuts.js";
 import { installTheme } from "./theme.js";
 
-/** Above this many drawn pods, skip the FLIP measuring (it reads every box's position). */
-const FLIP_LIMIT = 1200;
+/** Milliseconds a frame may spend drawing Services that came near the viewport (the rest waits a frame). */
+const FILL_MS = 12;
+/** Change → drawn latencies kept for the curious (ms). */
+const LATENCIES_KEPT = 500;
 
 /** @type {import("./model.js").Model|null} */
 let model = null;
@@ -30,17 +36,11 @@ let pending = noChanges();
 let scheduled = false;
 let renders = 0;
 let namespace = readNamespace();
-
-function readBootstrap() {
-  const node = document.getElementById("bootstrap");
-  if (!node || !node.textContent || !node.textContent.trim()) return null;
-  try {
-    const data = JSON.parse(node.textContent);
-    return data && typeof data === "object" && data.meta ? data : null;
-  } catch {
-    return null;
-  }
-}
+/** When the oldest message not yet drawn arrived (performance.now()), or 0. */
+let waitingSince = 0;
+/** @type {number[]} */
+const latencies = [];
+let longestRender = 0;
 
 function readNamespace() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("ns");
@@ -78,14 +78,21 @@ function role() {
 }
 const isViewer = () => role() === "viewer";
 
+const highlight = createHighlight();
 const servicesRoot = /** @type {HTMLElement} */ (document.getElementById("services"));
 const services = createServicesView(servicesRoot, {
   onScale: (ns, dep, n) => actions.scale(ns, dep, n),
   onExplainService: (key) => model && panel.openService(key, model),
+  onTraffic: (key) => traffic.toggle(key),
+  highlight,
+  request: () => scheduleRender(),
 });
-const orphans = createOrphansView(/** @type {HTMLElement} */ (document.getElementById("orphans")));
+const orphans = createOrphansView(/** @type {HTMLElement} */ (document.getElementById("orphans")), {
+  highlight,
+  request: () => scheduleRender(),
+});
 const timeline = createTimelineView(/** @type {HTMLElement} */ (document.getElementById("timeline")));
-const traffic = createTraffic(servicesRoot, () => model);
+const traffic = createTraffic(services, () => model);
 const lessonRoot = /** @type {HTMLElement} */ (document.getElementById("lesson"));
 const lessonToggle = part(document.body, "lesson-toggle");
 const lesson = createLesson(lessonRoot, {
@@ -99,7 +106,7 @@ const lesson = createLesson(lessonRoot, {
   onStep(state) {
     // a viewer's panel opens by itself when the presenter starts a lesson
     if (state && isViewer() && !lesson.isOpen) setLessonOpen(true);
-    if (state) requestAnimationFrame(() => showHighlighted(true));
+    if (state) revealHighlighted();
   },
 });
 /** @param {boolean} open */
@@ -139,25 +146,19 @@ const replay = createReplay(part(document.body, "replay"), part(document.body, "
   recordStop: routes.recordStop,
 });
 
-/** Mark what the current step names; on a new step, bring the first marked thing into view. @param {boolean} scroll */
-function showHighlighted(scroll) {
-  const s = model && model.meta && model.meta.classroom && model.meta.classroom.scenario;
-  const hl = s && s.highlight ? { ...s.highlight, pods: [...(s.highlight.pods || [])] } : null;
-  // a selector the step names marks every pod it selects (e.g. four pods that no Service selects yet)
-  if (hl && model && Array.isArray(hl.selectors) && hl.selectors.length) {
-    for (const pod of Object.values(model.pods)) {
-      if (pod.terminating) continue;
-      const labels = pod.labels || {};
-      if (hl.selectors.some((sel) => Object.entries(sel).every(([k, v]) => labels[k] === v))) hl.pods.push(pod.key);
+/** On a new step, bring what it names into view: a pod it names in its Service, else the first Service. */
+function revealHighlighted() {
+  if (!model) return;
+  for (const podKey of highlight.pods) {
+    const pod = model.pods[podKey];
+    const home = pod && ((pod.endpointOf && pod.endpointOf[0]) || (pod.services && pod.services[0]));
+    if (home) {
+      services.reveal(home, { podKey, mark: false, expand: false });
+      return;
     }
   }
-  const marked = applyHighlight(hl);
-  if (!scroll || marked.length === 0) return;
-  // in the services column (the side column is sticky: always in sight), a pod the step names is the
-  // thing to look at; else its Service
-  const inMain = marked.filter((n) => !n.closest(".side-col"));
-  const target = inMain.find((n) => !n.classList.contains("svc")) || inMain[0];
-  if (target) target.scrollIntoView({ block: target.classList.contains("svc") ? "start" : "center", behavior: "auto" });
+  const first = services.order().find((k) => highlight.service(k));
+  if (first) services.reveal(first, { mark: false, expand: false });
 }
 
 function scheduleRenderAll() {
@@ -172,7 +173,7 @@ const panel = createPanel(/** @type {HTMLElement} */ (document.getElementById("p
   deletePod: actions.deletePod,
 });
 
-/** Hide what is outside the chosen namespace with one generated rule, not by touching every node. */
+/** Show one namespace: the Services list leaves the others out; one generated rule hides the rest. */
 function applyFilter() {
   const style = /** @type {HTMLStyleElement} */ (document.getElementById("ns-filter-style"));
   if (!namespace) {
@@ -180,9 +181,11 @@ function applyFilter() {
   } else {
     const v = CSS.escape(namespace);
     style.textContent =
-      `.svc[data-ns]:not([data-ns="${v}"]), .orphan[data-ns]:not([data-ns="${v}"]),` +
+      `.orphan[data-ns]:not([data-ns="${v}"]),` +
       ` .tl-item[data-ns]:not([data-ns="${v}"]):not([data-ns=""]) { display: none !important; }`;
   }
+  const ns = namespace;
+  services.setFilter("namespace", ns ? (svc) => svc.namespace === ns : null);
   document.documentElement.dataset.namespace = namespace;
   if (model) header.setNamespace(model.meta.namespaces || [], namespace);
 }
@@ -190,37 +193,26 @@ function applyFilter() {
 function scheduleRender() {
   if (scheduled) return;
   scheduled = true;
-  const run = () => {
+  frame.write(() => {
     scheduled = false;
     render();
-  };
-  // requestAnimationFrame does not run in a hidden tab; the model must still be drawn when it comes back
-  if (document.hidden) setTimeout(run, 50);
-  else requestAnimationFrame(run);
+  });
 }
 
 function render() {
   if (!model) return;
+  const started = performance.now();
   const changes = pending;
   pending = noChanges();
-  const podNodes = /** @type {HTMLElement[]} */ (Array.from(document.querySelectorAll("main [data-pod-key]")));
-  const flip = !changes.all && motionAllowed() && podNodes.length < FLIP_LIMIT && (changes.services.size || changes.pods.size);
-  const before = flip ? measure(podNodes) : new Map();
-  /** @type {Map<string, DOMRect>} */
-  const podPlaces = new Map();
-  for (const [node, place] of before) {
-    const k = node.dataset.podKey;
-    if (k && !podPlaces.has(k)) podPlaces.set(k, place.rect);
-  }
-
+  beginFrame();
+  const highlightChanged = highlight.update(model, changes);
   header.render(model, changes, namespace);
-  services.render(model, changes);
-  const newOrphans = orphans.render(model, changes);
+  const more = services.render(model, changes, { deadline: started + FILL_MS, highlightChanged });
+  orphans.render(model, changes, highlightChanged);
   timeline.render(model, changes);
   panel.render(model, changes);
   traffic.render();
   lesson.render(model, changes);
-  showHighlighted(false);
   if (changes.all || changes.meta) {
     document.documentElement.dataset.actions = model.meta.actions ? "on" : "off";
     const r = role();
@@ -231,17 +223,17 @@ function render() {
     kubectl.setAvailable(mode === "sim" && r !== "viewer");
     replay.setMode(mode);
     if (r === "viewer") traffic.stopAll();
-    applyFilter();
-  }
-
-  if (flip) {
-    glide(before);
-    for (const node of newOrphans) {
-      const from = node.dataset.podKey && podPlaces.get(node.dataset.podKey);
-      if (from) flyFrom(node, from);
-    }
   }
   renders += 1;
+  const now = performance.now();
+  longestRender = Math.max(longestRender, now - started);
+  if (waitingSince) {
+    latencies.push(now - waitingSince);
+    if (latencies.length > LATENCIES_KEPT) latencies.splice(0, latencies.length - LATENCIES_KEPT);
+    waitingSince = 0;
+  }
+  // Services that came near the viewport and did not fit in this frame's time: the next frame goes on
+  if (more) scheduleRender();
 }
 
 /** @param {import("./model.js").Changes} c */
@@ -254,13 +246,6 @@ function merge(c) {
   for (const k of c.pods) pending.pods.add(k);
 }
 
-const boot = readBootstrap();
-if (boot) {
-  model = fromSnapshot(boot);
-  pending.all = true;
-  render();
-}
-
 // ?stale=SECONDS: how long a lost stream counts as "reconnecting" before the badge says STALE
 const staleSeconds = Number(new URLSearchParams(location.search).get("stale"));
 const connection = createConnection({
@@ -270,15 +255,21 @@ const connection = createConnection({
 });
 connection.onState((s) => header.setLink(s));
 connection.onMessage((msg) => {
-  const result = reduce(model, msg);
+  // deltas change the model where it is; a frame then draws all that came since the last one
+  const result = reduce(model, msg, true);
   if (!result) {
     connection.resync(`could not apply message ${msg.seq} on top of ${model ? model.seq : "nothing"}`);
     return;
   }
   model = result.model;
   merge(result.changes);
+  if (!waitingSince) waitingSince = performance.now();
   scheduleRender();
 });
+
+applyFilter();
+// the first view comes as the stream's first message (nothing is inlined in the page): the top of the
+// page is drawn in the frame after it arrives, the rest as it comes near the viewport
 connection.start();
 
 // any drawn pod (chip, left-out pod, orphan) opens the pod panel
@@ -291,18 +282,15 @@ document.addEventListener("click", (ev) => {
   }
 });
 
-document.addEventListener("visibilitychange", () => {
-  const p = pending;
-  if (!document.hidden && (p.all || p.services.size || p.pods.size || p.deployments.size || p.timeline || p.meta)) {
-    scheduleRender();
-  }
-});
-
-// the header's height, for the sticky side column and the panel below it
+// the header's height, for the sticky side column and the panel below it (from the observer: no layout read)
 const top = /** @type {HTMLElement} */ (document.getElementById("top"));
-const setTopHeight = () => document.documentElement.style.setProperty("--top-h", `${top.offsetHeight}px`);
-setTopHeight();
-if ("ResizeObserver" in window) new ResizeObserver(setTopHeight).observe(top);
+if ("ResizeObserver" in window) {
+  new ResizeObserver((entries) => {
+    const box = entries[entries.length - 1].borderBoxSize;
+    const h = box && box[0] ? box[0].blockSize : entries[entries.length - 1].contentRect.height;
+    document.documentElement.style.setProperty("--top-h", `${Math.round(h)}px`);
+  }).observe(top);
+}
 
 part(document.body, "motion-toggle").addEventListener("click", (ev) => {
   const on = document.documentElement.classList.toggle("no-motion");
@@ -329,6 +317,20 @@ const api = {
   connection,
   panel,
   traffic,
+  /** The Services view: reveal(key, {expand, podKey, ip}), drawn(), order(), onDrawn(fn), setFilter(name, fn). */
+  services,
+  frame: frame.frame,
+  /** How quickly changes are drawn: ms from a message's arrival to the end of the render that drew it. */
+  get perf() {
+    return {
+      latencies: latencies.slice(),
+      longestRender,
+      renders,
+      skippedAnimations: skippedCount(),
+      services: services.stats,
+      nodes: document.getElementsByTagName("*").length,
+    };
+  },
   lesson,
   replay,
   get role() {

@@ -74,19 +74,23 @@ export function fromSnapshot(snap) {
 
 /**
  * Apply one delta. Returns null when `delta.seq` is not `model.seq + 1` (the caller must resync).
- * The input model is not modified; untouched collections are shared with the result.
+ * The input model is not modified (untouched collections are shared with the result), unless
+ * `inPlace`: then the model itself is updated, which a page with 10,000 pods needs (copying its
+ * collections for every delta would cost more than drawing it).
  * @param {Model} model
  * @param {Delta} delta
+ * @param {boolean} [inPlace]
  * @returns {{model: Model, changes: Changes} | null}
  */
-export function applyDelta(model, delta) {
+export function applyDelta(model, delta, inPlace = false) {
   if (delta.seq !== model.seq + 1) return null;
   const changes = noChanges();
   /** @type {Model} */
-  const next = { ...model, seq: delta.seq };
+  const next = inPlace ? model : { ...model };
+  next.seq = delta.seq;
   /** @type {Set<string>} collections already copied for this delta (copy on first write) */
-  const copied = new Set();
-  let timelineCopied = false;
+  const copied = new Set(inPlace ? COLLECTIONS : []);
+  let timelineCopied = inPlace;
   for (const op of delta.ops || []) {
     if (op.op === "put" || op.op === "del") {
       const name = op.coll;
@@ -123,17 +127,18 @@ export function applyDelta(model, delta) {
 }
 
 /**
- * The whole reducer: a `snapshot` message replaces the model, a `delta` extends it.
+ * The whole reducer: a `snapshot` message replaces the model, a `delta` extends it (in place when asked).
  * @param {Model|null} model
  * @param {{type: "snapshot"|"delta", data: any}} message
+ * @param {boolean} [inPlace]
  * @returns {{model: Model, changes: Changes} | null} null on a seq gap
  */
-export function reduce(model, message) {
+export function reduce(model, message, inPlace = false) {
   if (message.type === "snapshot" || !model) {
     if (message.type !== "snapshot") return null;
     const changes = noChanges();
     changes.all = true;
     return { model: fromSnapshot(message.data), changes };
   }
-  return applyDelta(model, message.data);
+  return applyDelta(model, message.data, inPlace);
 }

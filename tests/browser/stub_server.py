@@ -4,8 +4,8 @@ tiny hand-rolled cluster (no simulator). Run: python -m tests.browser.stub_serve
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
+import random
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.paths import STATIC_DIR, TEMPLATES_DIR
@@ -81,137 +80,184 @@ def ip_key(ip: str) -> tuple[int, ...]:
     return tuple(int(p) for p in ip.split("."))
 
 
-def project(world: World, meta: dict[str, Any]) -> dict[str, Any]:
-    services: dict[str, Any] = {}
-    for key, s in world.svcs.items():
-        pods = [p for p in world.pods.values() if p.ns == s.ns and matches(s.selector, p.labels)]
-        pods.sort(key=lambda p: ip_key(p.ip))
-        eps = [
-            {
-                "ip": p.ip,
-                "pod": p.name,
-                "node": p.node,
-                "zone": "zone-a",
-                "state": "terminating" if p.terminating else "ready" if p.ready else "not-ready",
-                "ready": p.ready and not p.terminating,
-                "serving": p.ready,
-                "terminating": p.terminating,
-                "reason": None if p.ready and not p.terminating else "readiness probe failing",
-            }
-            for p in pods
-        ]
-        slices = []
-        if s.selector is not None:
-            chunks = [eps[i : i + SLICE_MAX] for i in range(0, len(eps), SLICE_MAX)] or [[]]
-            for i, chunk in enumerate(chunks):
-                slices.append(
-                    {
-                        "name": f"{s.name}-{'abcdefghij'[i]}x7k{i}",
-                        "addressType": "IPv4",
-                        "managedBy": "endpointslice-controller.k8s.io",
-                        "ports": [{"name": "", "port": s.target, "protocol": "TCP"}] if chunk else [],
-                        "endpoints": chunk,
-                    }
-                )
-        ready = [e for e in eps if e["state"] == "ready"]
-        not_ready = [e for e in eps if e["state"] == "not-ready"]
-        term = [e for e in eps if e["state"] == "terminating"]
-        diagnosis = None
-        if s.selector is None:
-            diagnosis = {
-                "code": "no-selector-no-endpoints",
-                "text": "no selector and nobody wrote an Endpoints object",
-            }
-        elif not pods:
-            diagnosis = {"code": "no-pods-match", "text": "no pod has app=" + s.selector.get("app", "?")}
-        elif not ready:
-            diagnosis = {"code": "none-ready", "text": f"{len(pods)} pods match, none is ready"}
-        services[key] = {
-            "key": key,
-            "namespace": s.ns,
-            "name": s.name,
-            "type": "ClusterIP",
-            "clusterIP": s.cluster_ip,
-            "headless": False,
-            "externalName": None,
-            "selector": s.selector,
-            "publishNotReadyAddresses": False,
-            "ports": [{"name": "", "port": s.port, "targetPort": s.target, "protocol": "TCP"}],
-            "slices": slices,
-            "endpoints": None
-            if s.selector is None
-            else {
-                "overCapacity": len(eps) > 1000,
-                "subsets": []
-                if not eps
-                else [
-                    {
-                        "addresses": [{"ip": e["ip"], "pod": e["pod"], "node": e["node"]} for e in ready],
-                        "notReadyAddresses": [
-                            {"ip": e["ip"], "pod": e["pod"], "node": e["node"]} for e in not_ready
-                        ],
-                        "ports": [{"name": "", "port": s.target, "protocol": "TCP"}],
-                    }
-                ],
-            },
-            "excluded": [
+def _endpoint(p: Pod) -> dict[str, Any]:
+    return {
+        "ip": p.ip,
+        "pod": p.name,
+        "node": p.node,
+        "zone": "zone-a",
+        "state": "terminating" if p.terminating else "ready" if p.ready else "not-ready",
+        "ready": p.ready and not p.terminating,
+        "serving": p.ready,
+        "terminating": p.terminating,
+        "reason": None if p.ready and not p.terminating else "readiness probe failing",
+    }
+
+
+class Index:
+    """Pods by (namespace, app label) and Services by namespace, so a big world projects in O(pods)."""
+
+    def __init__(self, world: World) -> None:
+        self.pods_by_app: dict[tuple[str, str | None], list[Pod]] = {}
+        self.pods_by_ns: dict[str, list[Pod]] = {}
+        for p in world.pods.values():
+            self.pods_by_app.setdefault((p.ns, p.labels.get("app")), []).append(p)
+            self.pods_by_ns.setdefault(p.ns, []).append(p)
+        self.svcs_by_ns: dict[str, list[tuple[str, Svc]]] = {}
+        for k, s in world.svcs.items():
+            self.svcs_by_ns.setdefault(s.ns, []).append((k, s))
+
+    def pods_of(self, s: Svc) -> list[Pod]:
+        if not s.selector:
+            return []
+        pool = (
+            self.pods_by_app.get((s.ns, s.selector["app"]), [])
+            if "app" in s.selector
+            else self.pods_by_ns.get(s.ns, [])
+        )
+        return [p for p in pool if matches(s.selector, p.labels)]
+
+    def services_of(self, p: Pod) -> list[str]:
+        return sorted(k for k, s in self.svcs_by_ns.get(p.ns, []) if matches(s.selector, p.labels))
+
+
+def project_service(s: Svc, pods: list[Pod]) -> dict[str, Any]:
+    key = f"{s.ns}/{s.name}"
+    pods = sorted(pods, key=lambda p: ip_key(p.ip))
+    eps = [_endpoint(p) for p in pods]
+    slices = []
+    if s.selector is not None:
+        chunks = [eps[i : i + SLICE_MAX] for i in range(0, len(eps), SLICE_MAX)] or [[]]
+        for i, chunk in enumerate(chunks):
+            slices.append(
                 {
-                    "pod": e["pod"],
-                    "ip": e["ip"],
-                    "node": e["node"],
-                    "reason": e["state"],
-                    "text": "Ready is False: readiness probe failing"
-                    if e["state"] == "not-ready"
-                    else "the pod is shutting down",
+                    "name": f"{s.name}-{'abcdefghijklmnopqrstuvwxyz'[i % 26]}x7k{i}",
+                    "addressType": "IPv4",
+                    "managedBy": "endpointslice-controller.k8s.io",
+                    "ports": [{"name": "", "port": s.target, "protocol": "TCP"}] if chunk else [],
+                    "endpoints": chunk,
                 }
-                for e in not_ready + term
+            )
+    ready = [e for e in eps if e["state"] == "ready"]
+    not_ready = [e for e in eps if e["state"] == "not-ready"]
+    term = [e for e in eps if e["state"] == "terminating"]
+    diagnosis = None
+    if s.selector is None:
+        diagnosis = {
+            "code": "no-selector-no-endpoints",
+            "text": "no selector and nobody wrote an Endpoints object",
+        }
+    elif not pods:
+        diagnosis = {"code": "no-pods-match", "text": "no pod has app=" + s.selector.get("app", "?")}
+    elif not ready:
+        diagnosis = {"code": "none-ready", "text": f"{len(pods)} pods match, none is ready"}
+    return {
+        "key": key,
+        "namespace": s.ns,
+        "name": s.name,
+        "type": "ClusterIP",
+        "clusterIP": s.cluster_ip,
+        "headless": False,
+        "externalName": None,
+        "selector": s.selector,
+        "publishNotReadyAddresses": False,
+        "ports": [{"name": "", "port": s.port, "targetPort": s.target, "protocol": "TCP"}],
+        "slices": slices,
+        "endpoints": None
+        if s.selector is None
+        else {
+            "overCapacity": len(eps) > 1000,
+            "subsets": []
+            if not eps
+            else [
+                {
+                    "addresses": [{"ip": e["ip"], "pod": e["pod"], "node": e["node"]} for e in ready[:1000]],
+                    "notReadyAddresses": [
+                        {"ip": e["ip"], "pod": e["pod"], "node": e["node"]} for e in not_ready
+                    ],
+                    "ports": [{"name": "", "port": s.target, "protocol": "TCP"}],
+                }
             ],
-            "counts": {
-                "ready": len(ready),
-                "notReady": len(not_ready),
-                "terminating": len(term),
-                "slices": len(slices),
-            },
-            "diagnosis": diagnosis,
-        }
-    pods_view: dict[str, Any] = {}
-    for key, p in world.pods.items():
-        svc_keys = sorted(k for k, s in world.svcs.items() if s.ns == p.ns and matches(s.selector, p.labels))
-        pods_view[key] = {
-            "key": key,
-            "namespace": p.ns,
-            "name": p.name,
-            "ip": p.ip,
-            "node": p.node,
-            "phase": "Running",
-            "status": "Terminating" if p.terminating else "Running",
-            "ready": p.ready and not p.terminating,
-            "readyText": "1/1" if p.ready else "0/1",
-            "terminating": p.terminating,
-            "notReadyReason": None if p.ready else "readiness probe failing",
-            "labels": dict(p.labels),
-            "owner": {"kind": "ReplicaSet", "name": p.owner} if p.owner else None,
-            "services": svc_keys,
-            "endpointOf": svc_keys,
-            "created": "2026-11-22T03:07:29Z",
-        }
-    deployments: dict[str, Any] = {}
-    for (ns, name), (rs, labels, want) in world.deployments.items():
-        mine = [p for p in world.pods.values() if p.owner == rs and p.ns == ns and not p.terminating]
-        ready = sum(1 for p in mine if p.ready)
-        deployments[f"{ns}/{name}"] = {
-            "key": f"{ns}/{name}",
-            "namespace": ns,
-            "name": name,
-            "replicas": want,
-            "readyReplicas": ready,
-            "updatedReplicas": len(mine),
-            "availableReplicas": ready,
-            "selector": {k: v for k, v in labels.items() if k != "pod-template-hash"},
-            "services": sorted(
-                k for k, sv in world.svcs.items() if sv.ns == ns and matches(sv.selector, labels)
-            ),
-        }
+        },
+        "excluded": [
+            {
+                "pod": e["pod"],
+                "ip": e["ip"],
+                "node": e["node"],
+                "reason": e["state"],
+                "text": "Ready is False: readiness probe failing"
+                if e["state"] == "not-ready"
+                else "the pod is shutting down",
+            }
+            for e in not_ready + term
+        ],
+        "counts": {
+            "ready": len(ready),
+            "notReady": len(not_ready),
+            "terminating": len(term),
+            "slices": len(slices),
+        },
+        "diagnosis": diagnosis,
+    }
+
+
+def project_pod(p: Pod, svc_keys: list[str]) -> dict[str, Any]:
+    return {
+        "key": f"{p.ns}/{p.name}",
+        "namespace": p.ns,
+        "name": p.name,
+        "ip": p.ip,
+        "node": p.node,
+        "phase": "Running",
+        "status": "Terminating" if p.terminating else "Running",
+        "ready": p.ready and not p.terminating,
+        "readyText": "1/1" if p.ready else "0/1",
+        "terminating": p.terminating,
+        "notReadyReason": None if p.ready else "readiness probe failing",
+        "labels": dict(p.labels),
+        "owner": {"kind": "ReplicaSet", "name": p.owner} if p.owner else None,
+        "services": svc_keys,
+        "endpointOf": svc_keys,
+        "created": "2026-11-22T03:07:29Z",
+    }
+
+
+def project_deployment(
+    world: World, ns: str, name: str, idx: Index, owned: dict[tuple[str, str], list[Pod]]
+) -> dict[str, Any]:
+    rs, labels, want = world.deployments[(ns, name)]
+    mine = [p for p in owned.get((ns, rs), []) if not p.terminating]
+    ready = sum(1 for p in mine if p.ready)
+    selector = {k: v for k, v in labels.items() if k != "pod-template-hash"}
+    return {
+        "key": f"{ns}/{name}",
+        "namespace": ns,
+        "name": name,
+        "replicas": want,
+        "readyReplicas": ready,
+        "updatedReplicas": len(mine),
+        "availableReplicas": ready,
+        "selector": selector,
+        "services": sorted(k for k, sv in idx.svcs_by_ns.get(ns, []) if matches(sv.selector, labels)),
+    }
+
+
+def _owned(world: World) -> dict[tuple[str, str], list[Pod]]:
+    out: dict[tuple[str, str], list[Pod]] = {}
+    for p in world.pods.values():
+        if p.owner:
+            out.setdefault((p.ns, p.owner), []).append(p)
+    return out
+
+
+def project(world: World, meta: dict[str, Any]) -> dict[str, Any]:
+    idx = Index(world)
+    services = {k: project_service(s, idx.pods_of(s)) for k, s in world.svcs.items()}
+    pods_view = {k: project_pod(p, idx.services_of(p)) for k, p in world.pods.items()}
+    owned = _owned(world)
+    deployments = {
+        f"{ns}/{name}": project_deployment(world, ns, name, idx, owned) for ns, name in world.deployments
+    }
     namespaces = sorted({s.ns for s in world.svcs.values()} | {p.ns for p in world.pods.values()})
     return {
         "meta": {**meta, "namespaces": namespaces},
@@ -219,6 +265,43 @@ def project(world: World, meta: dict[str, Any]) -> dict[str, Any]:
         "pods": pods_view,
         "deployments": deployments,
     }
+
+
+def project_some(
+    world: World, meta: dict[str, Any], old: dict[str, Any], pod_keys: set[str]
+) -> dict[str, Any]:
+    """The view after changes to these pods only: their Services (before and after) and Deployments
+    are projected again, everything else is kept (a big world changes in O(touched))."""
+    idx = Index(world)
+    svc_keys: set[str] = set()
+    dep_keys: set[str] = set()
+    pods_view = dict(old["pods"])
+    rs_to_dep = {(ns, rs): f"{ns}/{name}" for (ns, name), (rs, _, _) in world.deployments.items()}
+    for k in pod_keys:
+        before = old["pods"].get(k)
+        if before:
+            svc_keys.update(before["services"])
+            if before["owner"]:
+                dep_keys.add(rs_to_dep.get((before["namespace"], before["owner"]["name"]), ""))
+        p = world.pods.get(k)
+        if p is None:
+            pods_view.pop(k, None)
+            continue
+        mine = idx.services_of(p)
+        svc_keys.update(mine)
+        if p.owner:
+            dep_keys.add(rs_to_dep.get((p.ns, p.owner), ""))
+        pods_view[k] = project_pod(p, mine)
+    services = dict(old["services"])
+    for k in svc_keys:
+        if k in world.svcs:
+            services[k] = project_service(world.svcs[k], idx.pods_of(world.svcs[k]))
+    deployments = dict(old["deployments"])
+    owned = _owned(world) if dep_keys - {""} else {}
+    for k in dep_keys - {""}:
+        ns, name = k.split("/", 1)
+        deployments[k] = project_deployment(world, ns, name, idx, owned)
+    return {"meta": old["meta"], "services": services, "pods": pods_view, "deployments": deployments}
 
 
 class Hub:
@@ -231,12 +314,32 @@ class Hub:
         self.buffer: list[tuple[int, str]] = []
         self.queues: set[asyncio.Queue[tuple[str, int, str] | None]] = set()
         self.next_entry = 1
+        self._snap: tuple[int, str] | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        return {"seq": self.seq, **copy.deepcopy(self.view), "timeline": list(self.timeline)}
+        return {"seq": self.seq, **self.view, "timeline": list(self.timeline)}
 
-    def commit(self, texts: list[tuple[str, str]], *, clear: bool = False) -> None:
-        new = project(self.world, self.meta)
+    def snapshot_text(self) -> str:
+        """The snapshot encoded once per seq (a big world's is megabytes)."""
+        if self._snap is None or self._snap[0] != self.seq:
+            self._snap = (self.seq, json.dumps(self.snapshot()))
+        return self._snap[1]
+
+    def commit(
+        self,
+        texts: list[tuple[str, str]],
+        *,
+        clear: bool = False,
+        touched: set[str] | None = None,
+        entries: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Project the world again (only `touched` pods and what they belong to, when given), send
+        the difference as one delta."""
+        new = (
+            project(self.world, self.meta)
+            if touched is None
+            else project_some(self.world, self.meta, self.view, touched)
+        )
         ops: list[dict[str, Any]] = []
         if clear:
             self.timeline = []
@@ -244,15 +347,19 @@ class Hub:
         for coll in ("services", "pods", "deployments"):
             old = self.view[coll]
             for k, v in new[coll].items():
-                if old.get(k) != v:
+                if old.get(k) is not v and old.get(k) != v:
                     ops.append({"op": "put", "coll": coll, "key": k, "value": v})
             for k in old:
                 if k not in new[coll]:
                     ops.append({"op": "del", "coll": coll, "key": k})
         if new["meta"] != self.view["meta"]:
             ops.append({"op": "meta", "value": new["meta"]})
-        for kind, text in texts:
-            entry = {"id": self.next_entry, "time": time.time(), "kind": kind, "service": None, "text": text}
+        stamped = [
+            {"id": 0, "time": time.time(), "kind": kind, "service": None, "text": text}
+            for kind, text in texts
+        ] + list(entries or [])
+        for entry in stamped:
+            entry["id"] = self.next_entry
             self.next_entry += 1
             self.timeline = [entry, *self.timeline][:200]
             ops.append({"op": "timeline", "entry": entry})
@@ -293,6 +400,38 @@ def lesson_world() -> World:
         4,
     )
     w.deployments[("default", "web")] = ("web-6d4c8b9f7", {"app": "web", "pod-template-hash": "6d4c8b9f7"}, 2)
+    return w
+
+
+def big_world(pods: int = 10_000, services: int = 1_000, namespaces: int = 10) -> World:
+    """A cluster at real-cluster scale: one Service with 1,100 endpoints (eleven full slices), nine with
+    200, the rest small; every Service has its Deployment; 2% of the pods match no Service, 3% are
+    not ready and a few terminating. Deterministic (seeded)."""
+    rnd = random.Random(8)
+    w = World()
+    spread = [1100] + [200] * 9
+    orphans = pods // 50
+    rest = pods - sum(spread) - orphans
+    small = services - len(spread)
+    spread += [rest // small + (1 if i < rest % small else 0) for i in range(small)]
+    for i, n in enumerate(spread):
+        ns = "default" if i == 0 else f"team-{i % namespaces:02d}"
+        name = "shipping-api" if i == 0 else f"svc-{i:04d}"
+        w.svcs[f"{ns}/{name}-service"] = Svc(
+            ns, f"{name}-service", {"app": name}, f"10.96.{i // 250}.{i % 250 + 2}"
+        )
+        rs = f"{name}-{rnd.randrange(16**9):09x}"[: len(name) + 10]
+        labels = {"app": name, "pod-template-hash": rs.rsplit("-", 1)[1]}
+        w.deployments[(ns, name)] = (rs, labels, n)
+        for _ in range(n):
+            pod = w.add_pod(ns, rs, labels, ready=rnd.random() > 0.03)
+            pod.probe_ok = pod.ready
+            pod.terminating = rnd.random() < 0.005
+    for i in range(orphans):
+        ns = f"team-{i % namespaces:02d}"
+        rs = f"batch-{i % 7}-5d8f9c7b4"
+        w.add_pod(ns, rs, {"app": f"batch-{i % 7}", "pod-template-hash": "5d8f9c7b4"})
+    w.svcs["default/kubernetes"] = Svc("default", "kubernetes", None, "10.96.0.1", 443, 6443)
     return w
 
 
@@ -337,9 +476,12 @@ def create_stub_app(
     actions: bool = True,
     ready_after: float = 0.3,
     present_token: str | None = None,
+    world: World | None = None,
 ) -> FastAPI:
     """`mode`: sim, kube or replay. `present_token`: like --present, every POST then needs
-    X-Slicescope-Token. GET api/debug/calls lists the classroom POSTs the page made."""
+    X-Slicescope-Token. GET api/debug/calls lists the classroom POSTs the page made. `world`: the
+    cluster to serve (big_world() for the page at scale; POST api/debug/churn then flips readiness of
+    random pods at a given rate)."""
     meta = {
         "cluster": {
             "mode": mode,
@@ -353,58 +495,55 @@ def create_stub_app(
         "timelineLimit": 200,
         "classroom": {"presenting": present_token is not None, "scenario": None},
     }
-    world = lesson_world()
+    world = world if world is not None else lesson_world()
     hub = Hub(world, meta)
     app = FastAPI()
     app.state.hub = hub
     env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(("html",)))
 
-    def owned(dep: tuple[str, str]) -> list[Pod]:
-        rs = world.deployments[dep][0]
-        return [p for p in world.pods.values() if p.owner == rs and p.ns == dep[0] and not p.terminating]
-
     def reconcile_later() -> None:
         asyncio.get_running_loop().call_later(0.05, reconcile)
 
     def reconcile() -> None:
-        for dep, (rs, labels, want) in world.deployments.items():
-            have = owned(dep)
+        by_owner = _owned(world)
+        touched: set[str] = set()
+        for (ns, _), (rs, labels, want) in world.deployments.items():
+            have = [p for p in by_owner.get((ns, rs), []) if not p.terminating]
             for _ in range(want - len(have)):
-                pod = world.add_pod(dep[0], rs, labels, ready=False)
+                pod = world.add_pod(ns, rs, labels, ready=False)
+                touched.add(f"{pod.ns}/{pod.name}")
                 asyncio.get_running_loop().call_later(ready_after, become_ready, f"{pod.ns}/{pod.name}")
             for pod in have[want:]:
-                start_delete(pod)
-        hub.commit([])
+                touched.add(start_delete(pod))
+        hub.commit([], touched=touched)
 
     def become_ready(key: str) -> None:
         pod = world.pods.get(key)
         if pod and pod.probe_ok and not pod.ready:
             pod.ready = True
-            hub.commit([])
+            hub.commit([], touched={key})
 
-    def start_delete(pod: Pod) -> None:
+    def start_delete(pod: Pod) -> str:
         pod.terminating = True
         key = f"{pod.ns}/{pod.name}"
         asyncio.get_running_loop().call_later(
-            ready_after * 2, lambda: (world.pods.pop(key, None), hub.commit([]))
+            ready_after * 2, lambda: (world.pods.pop(key, None), hub.commit([], touched={key}))
         )
+        return key
 
     def static_url(path: str) -> str:
         return f"static/{path}?v=dev"
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
-        snap = (
-            json.dumps(hub.snapshot()).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        )
-        html = env.get_template("index.html").render(
-            static_url=static_url, bootstrap=Markup(snap), cluster=meta["cluster"]
-        )
+        html = env.get_template("index.html").render(static_url=static_url, cluster=meta["cluster"])
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @app.get("/api/snapshot")
-    async def snapshot() -> JSONResponse:
-        return JSONResponse(hub.snapshot())
+    async def snapshot() -> Response:
+        return Response(
+            hub.snapshot_text(), media_type="application/json", headers={"Cache-Control": "no-store"}
+        )
 
     @app.get("/events")
     async def events(request: Request, lastEventId: str | None = None) -> EventSourceResponse:
@@ -413,7 +552,7 @@ def create_stub_app(
         q: asyncio.Queue[tuple[str, int, str] | None] = asyncio.Queue()
         buffered = {seq for seq, _ in hub.buffer}
         if last is None or last > hub.seq or (last < hub.seq and last + 1 not in buffered):
-            q.put_nowait(("snapshot", hub.seq, json.dumps(hub.snapshot())))
+            q.put_nowait(("snapshot", hub.seq, hub.snapshot_text()))
         else:
             for seq, data in hub.buffer:
                 if seq > last:
@@ -432,6 +571,60 @@ def create_stub_app(
 
         return EventSourceResponse(stream(), ping=5)
 
+    churn: dict[str, Any] = {"task": None, "flips": 0, "log": []}
+
+    async def run_churn(rate: float, seconds: float, tick: float) -> None:
+        rnd = random.Random(11)
+        keys = sorted(k for k, p in world.pods.items() if p.owner and not p.terminating)
+        carry = 0.0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            await asyncio.sleep(tick)
+            carry += rate * tick
+            n, carry = int(carry), carry - int(carry)
+            touched: set[str] = set()
+            entries = []
+            for _ in range(n):
+                key = rnd.choice(keys)
+                pod = world.pods.get(key)
+                if pod is None or pod.terminating:
+                    continue
+                pod.ready = pod.probe_ok = not pod.ready
+                touched.add(key)
+                churn["log"].append((key, "ready" if pod.ready else "not-ready", time.time()))
+                svc = next(iter(hub.view["pods"][key]["services"]), None)
+                entries.append(
+                    {
+                        "id": 0,
+                        "time": time.time(),
+                        "kind": "endpoint",
+                        "service": svc,
+                        "ip": pod.ip,
+                        "pod": pod.name,
+                        "text": f"{pod.ip} → {'ready' if pod.ready else 'not ready'}",
+                    }
+                )
+            if touched:
+                hub.commit([], touched=touched, entries=entries)
+                churn["flips"] += len(touched)
+
+    @app.post("/api/debug/churn")
+    async def start_churn(body: dict[str, Any]) -> Any:
+        """Flip the readiness of `rate` random pods a second for `seconds`, one delta per `tick`."""
+        task = asyncio.get_running_loop().create_task(
+            run_churn(
+                float(body.get("rate", 200)), float(body.get("seconds", 10)), float(body.get("tick", 0.05))
+            )
+        )
+        churn["task"] = task
+        return {"ok": True}
+
+    @app.get("/api/debug/churn")
+    async def churn_state() -> Any:
+        task = churn["task"]
+        log = churn["log"][-20000:]
+        return {"running": bool(task and not task.done()), "flips": churn["flips"], "seq": hub.seq, "log": log}
+
     def forbidden() -> JSONResponse | None:
         return None if actions else JSONResponse({"error": "read-only"}, status_code=403)
 
@@ -443,12 +636,13 @@ def create_stub_app(
         pod.probe_ok = bool(body["passing"])
         pod.ready = pod.probe_ok
         hub.commit(
-            [
+            touched={f"{pod.ns}/{pod.name}"},
+            texts=[
                 (
                     "action",
                     f"readiness probe of pod {pod.ns}/{pod.name} set to {'passing' if pod.ready else 'failing'}",  # noqa: E501
                 )
-            ]
+            ],
         )
         return {"ok": True}
 
@@ -467,7 +661,7 @@ def create_stub_app(
                 pod.labels.get(k) == v for k, v in labels.items() if k != "pod-template-hash"
             ):
                 pod.owner = None
-        hub.commit([("action", f"labelled pod {pod.ns}/{pod.name}")])
+        hub.commit([("action", f"labelled pod {pod.ns}/{pod.name}")], touched={f"{pod.ns}/{pod.name}"})
         reconcile_later()
         return {"ok": True}
 
@@ -477,7 +671,7 @@ def create_stub_app(
         if not pod:
             return JSONResponse({"error": "no such pod"}, status_code=404)
         start_delete(pod)
-        hub.commit([("action", f"deleted pod {pod.ns}/{pod.name}")])
+        hub.commit([("action", f"deleted pod {pod.ns}/{pod.name}")], touched={f"{pod.ns}/{pod.name}"})
         reconcile_later()
         return {"ok": True}
 

@@ -102,8 +102,8 @@ def test_namespace_filter_shows_one_namespace(page: Any, stub_url: str) -> None:
     assert card(page, "shop/cart").is_visible()
     assert card(page, SHIPPING).is_hidden()
     page.reload()  # the choice survives a reload (it is in the URL)
-    wait_ready_count(page, SHIPPING, 4)
-    assert card(page, SHIPPING).is_hidden()
+    wait_ready_count(page, "shop/cart", 1)
+    assert card(page, SHIPPING).count() == 0  # left out of the list, not drawn and hidden
     page.select_option('[data-part="ns-filter"]', "")
     assert card(page, SHIPPING).is_visible()
 
@@ -111,24 +111,31 @@ def test_namespace_filter_shows_one_namespace(page: Any, stub_url: str) -> None:
 def test_deltas_patch_the_page_instead_of_rebuilding_it(page: Any, stub_url: str) -> None:
     page.goto(stub_url)
     wait_ready_count(page, SHIPPING, 4)
-    # tag every drawn chip; after 250 pods arrive in many deltas the old chips must be the same nodes
+    # tag every drawn chip; after 250 pods arrive in many deltas the chips of the Services that did not
+    # change must be the same nodes
     page.evaluate("() => document.querySelectorAll('#services .chip').forEach(c => (c.__tag = 'kept'))")
     web = card(page, "default/web-svc")
     web.locator(".scale-input").fill("250")
     web.locator(".scale button[type=submit]").click()
+    # two full slices drawn as strips (100 cells each), the third (50) as chips; the slices say their counts
     page.wait_for_function(
         """() => {
             const c = document.querySelector('#services .svc[data-key="default/web-svc"]');
-            return c.querySelectorAll('.slice:not([data-leaving])').length === 3 &&
-                   c.querySelectorAll('.chip.state-ready:not([data-leaving])').length === 250;
+            const slices = [...c.querySelectorAll('.slice:not([data-leaving])')];
+            return slices.length === 3 &&
+                   slices.reduce((n, s) => n + Number(s.dataset.ready || 0), 0) === 250 &&
+                   c.querySelectorAll('.strip .cell[data-state=ready]').length === 200 &&
+                   c.querySelectorAll('.chip.state-ready:not([data-leaving])').length === 50;
         }""",
         timeout=20000,
     )
     kept = page.evaluate(
         "() => [...document.querySelectorAll('#services .chip')].filter(c => c.__tag === 'kept').length"
     )
-    assert kept == 4 + 2 + 1  # shipping-api's, web's first two, cart's
-    assert card(page, "default/web-svc").locator(".slice.dense").count() == 3
+    assert kept == 4 + 1  # shipping-api's and cart's
+    web = card(page, "default/web-svc")
+    assert web.locator(".slice.compact").count() == 2 and web.locator(".slice.dense").count() == 1
+    assert web.locator(".slice.compact .strip-counts").first.inner_text() == "100 endpoints: 100 ready"
     model_matches_snapshot(page, stub_url)
 
 

@@ -1,25 +1,79 @@
 // @ts-check
-/** Animations a class can notice: enter, leave, state flips and FLIP moves; all off under reduced motion. */
+/**
+ * Animations a class can notice (enter, leave, state flips, bumped counts) through the Web Animations
+ * API: no class restarts, no forced layout. A per-frame budget: past it, changes are drawn without a flash.
+ */
 
 const reduced = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+
+/** Flashes one frame may start; a burst beyond it is drawn still (the counts tell the story). */
+export const FRAME_BUDGET = 40;
+
+let budget = FRAME_BUDGET;
+let skipped = 0;
 
 export function motionAllowed() {
   return !(reduced && reduced.matches) && !document.documentElement.classList.contains("no-motion");
 }
 
-/** Play a CSS animation class once (restarting it if it is already running). @param {Element} node @param {string} cls */
-export function flash(node, cls) {
-  if (!motionAllowed()) return;
-  node.classList.remove(cls);
-  // force a style flush so the animation restarts
-  void (/** @type {HTMLElement} */ (node).offsetWidth);
-  node.classList.add(cls);
-  node.addEventListener("animationend", () => node.classList.remove(cls), { once: true });
+/** Start a frame's budget (the renderer calls this once per frame). @param {number} [n] */
+export function beginFrame(n = FRAME_BUDGET) {
+  budget = n;
+}
+
+/** Whether one more animation may start in this frame (and count it). */
+export function spend() {
+  if (!motionAllowed()) return false;
+  if (budget <= 0) {
+    skipped += 1;
+    return false;
+  }
+  budget -= 1;
+  return true;
+}
+
+/** Animations skipped for the budget since the page opened (for tests and the curious). */
+export function skippedCount() {
+  return skipped;
+}
+
+const EASE = "cubic-bezier(.2,.7,.2,1)";
+
+/** @type {Record<string, [Keyframe[], number]>} */
+const KINDS = {
+  enter: [
+    [
+      { transform: "scale(0.4)", opacity: 0 },
+      { transform: "scale(1.08)", opacity: 1, boxShadow: "0 0 0 8px rgba(11, 79, 156, 0.55)", offset: 0.6 },
+      { transform: "scale(1)", boxShadow: "0 0 0 0 rgba(11, 79, 156, 0)" },
+    ],
+    600,
+  ],
+  row: [[{ backgroundColor: "#ffe066", transform: "translateY(-0.6rem)", opacity: 0.2 }, { opacity: 1 }], 900],
+  flip: [[{ transform: "rotateX(0)" }, { transform: "rotateX(90deg) scale(1.1)" }, { transform: "rotateX(0)" }], 700],
+  bump: [[{ transform: "scale(1)" }, { transform: "scale(1.25)" }, { transform: "scale(1)" }], 500],
+  cell: [[{ transform: "scale(1)" }, { transform: "scale(1.8)", offset: 0.3 }, { transform: "scale(1)" }], 700],
+  found: [
+    [{ outline: "6px solid #a1007f", outlineOffset: "10px" }, { outline: "6px solid #a1007f", outlineOffset: "2px" }],
+    900,
+  ],
+};
+
+/**
+ * Play one animation on a node if the frame's budget allows.
+ * @param {Element} node
+ * @param {keyof typeof KINDS | string} kind enter | row | flip | bump | cell | found
+ * @returns {Animation|null}
+ */
+export function flash(node, kind) {
+  const spec = KINDS[kind] || KINDS.bump;
+  if (!spend()) return null;
+  return node.animate(spec[0], { duration: spec[1], easing: EASE });
 }
 
 /** Animate a new node in. @param {Element} node */
 export function enter(node) {
-  flash(node, "is-entering");
+  flash(node, node.classList.contains("svc") || node.classList.contains("slice") ? "row" : "enter");
 }
 
 /**
@@ -29,79 +83,20 @@ export function enter(node) {
 export function leave(node) {
   node.dataset.leaving = "1";
   node.removeAttribute("data-key");
-  if (!motionAllowed()) {
+  if (!spend()) {
     node.remove();
     return;
   }
-  node.classList.add("is-leaving");
-  const done = () => node.remove();
-  node.addEventListener("animationend", done, { once: true });
-  setTimeout(done, 1500); // in case the animation never runs (hidden, display:none)
-}
-
-/**
- * @typedef {{rect: DOMRect, parent: DOMRect|null}} Place
- */
-
-/**
- * Record where keyed nodes are (and where their list is), so that after a patch they can glide from
- * there (FLIP). Moves are measured inside the list: a chip does not lag behind its whole card.
- * @param {Iterable<HTMLElement>} nodes
- * @returns {Map<HTMLElement, Place>}
- */
-export function measure(nodes) {
-  /** @type {Map<HTMLElement, Place>} */
-  const places = new Map();
-  if (!motionAllowed()) return places;
-  for (const n of nodes) {
-    const parent = n.parentElement;
-    places.set(n, { rect: n.getBoundingClientRect(), parent: parent ? parent.getBoundingClientRect() : null });
-  }
-  return places;
-}
-
-/**
- * Play the moves: every measured node that is still in the page and moved inside its list glides there.
- * @param {Map<HTMLElement, Place>} before
- */
-export function glide(before) {
-  if (!motionAllowed() || before.size === 0) return;
-  for (const [node, old] of before) {
-    if (!node.isConnected || node.dataset.leaving) continue;
-    const now = node.getBoundingClientRect();
-    const parent = node.parentElement ? node.parentElement.getBoundingClientRect() : null;
-    const ox = old.parent ? old.parent.left : 0;
-    const oy = old.parent ? old.parent.top : 0;
-    const nx = parent ? parent.left : 0;
-    const ny = parent ? parent.top : 0;
-    const dx = old.rect.left - ox - (now.left - nx);
-    const dy = old.rect.top - oy - (now.top - ny);
-    if (Math.abs(dx) < 1 && Math.abs(dy) < 1) continue;
-    if (now.width === 0 && now.height === 0) continue;
-    node.animate([{ transform: `translate(${dx}px, ${dy}px)` }, { transform: "translate(0, 0)" }], {
-      duration: 450,
-      easing: "cubic-bezier(.2,.7,.2,1)",
-    });
-  }
-}
-
-/**
- * A node that just appeared flies in from where its pod was drawn before (e.g. a relabelled pod
- * leaving its Service for the "matches no Service" area).
- * @param {HTMLElement} node
- * @param {DOMRect} from
- */
-export function flyFrom(node, from) {
-  if (!motionAllowed()) return;
-  const now = node.getBoundingClientRect();
-  if (now.width === 0) return;
-  const dx = from.left - now.left;
-  const dy = from.top - now.top;
-  node.animate(
+  node.style.pointerEvents = "none";
+  const anim = node.animate(
     [
-      { transform: `translate(${dx}px, ${dy}px)`, outline: "4px solid currentColor" },
-      { transform: "translate(0, 0)", outline: "4px solid transparent" },
+      { opacity: 1, transform: "scale(1)" },
+      { boxShadow: "0 0 0 8px rgba(163, 0, 27, 0.6)", offset: 0.3 },
+      { opacity: 0, transform: "scale(0.3)" },
     ],
-    { duration: 700, easing: "cubic-bezier(.2,.7,.2,1)" },
+    { duration: 700, easing: "ease-in", fill: "forwards" },
   );
+  const done = () => node.remove();
+  anim.onfinish = done;
+  setTimeout(done, 1500); // in case the animation never finishes (hidden tab)
 }

@@ -1,53 +1,39 @@
 // @ts-check
-/** Service cards: facts, diagnosis flag, EndpointSlices with endpoint chips, left-out pods, legacy Endpoints. */
+/**
+ * The Services column at any size: cards in a virtualised list (only blocks near the viewport exist),
+ * patched per frame for the Services that changed, with a small API to find and reveal one.
+ */
 
-import { el, labelText, part, setAttr, setText } from "../dom.js";
-import { createChip, updateChip } from "./chips.js";
-import { reconcile } from "./keyed.js";
-import { flash } from "./motion.js";
-import { legacyLines } from "./legacy.js";
+import * as frame from "../frame.js";
+import { createCard, isCompact, updateCard, updateScale } from "./card.js";
+import { leave } from "./motion.js";
+import { createVirtualList } from "./vlist.js";
 
-/** A slice with more endpoints than this draws compact chips (state + IP) so 250 still fit. */
-const DENSE_AT = 24;
+export { portsText } from "./card.js";
 
 /**
  * @typedef {import("../model.js").Model} Model
  * @typedef {import("../model.js").ServiceView} ServiceView
- * @typedef {import("../model.js").PodView} PodView
+ * @typedef {import("../model.js").DeploymentView} DeploymentView
+ * @typedef {import("../model.js").Changes} Changes
  * @typedef {{
  *   onScale: (namespace: string, deployment: string, replicas: number) => Promise<{ok: boolean, message: string}>,
  *   onExplainService: (key: string) => void,
+ *   onTraffic: (key: string) => void,
+ *   highlight: import("./highlight.js").HighlightState,
+ *   request: () => void,
  * }} ServiceHandlers
+ * @typedef {{expand?: boolean, podKey?: string|null, ip?: string|null, block?: ScrollLogicalPosition, mark?: boolean}} RevealOptions
  */
 
-const EXCLUDED_WORDS = {
-  "not-ready": "NOT READY",
-  terminating: "TERMINATING",
-  "no-ip": "NO IP YET",
-  "missing-port": "NO SUCH PORT",
-  terminal: "FINISHED",
-};
-
-/** "80 → 8080/TCP" for each Service port. @param {ServiceView} svc */
-export function portsText(svc) {
-  if (!svc.ports || svc.ports.length === 0) return "none";
-  return svc.ports
-    .map((p) => `${p.name ? `${p.name}: ` : ""}${p.port} → ${p.targetPort}/${p.protocol || "TCP"}`)
-    .join(", ");
-}
-
-/** @param {ServiceView} svc */
-function clusterIPText(svc) {
-  if (svc.type === "ExternalName") return svc.externalName ? `→ ${svc.externalName}` : "—";
-  if (svc.headless || svc.clusterIP === "None") return "None (headless)";
-  return svc.clusterIP || "unset";
-}
+/** Expanded slices kept at once (each may hold up to 1000 chips): the oldest folds back. */
+const MAX_EXPANDED = 4;
 
 /**
  * The Deployments whose pod template the Service selects (DeploymentView.services), by name.
- * @param {import("../model.js").Model} model
+ * @param {Model} model
  * @param {string} serviceKey
- * @returns {import("../model.js").DeploymentView[]}
+ * @returns {DeploymentView[]}
  */
 export function deploymentsOf(model, serviceKey) {
   return Object.values(model.deployments || {})
@@ -55,295 +41,362 @@ export function deploymentsOf(model, serviceKey) {
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/** Services with a selector first (the ones a lesson is about), then by key. @param {ServiceView} a @param {ServiceView} b */
+function byOrder(a, b) {
+  return Number(!a.selector) - Number(!b.selector) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
 /**
- * @param {HTMLElement} root the container of the cards
+ * A card's height in "estimate units" (about a rem each), from the model alone.
+ * @param {ServiceView|undefined} svc
+ * @param {Set<string>} expanded
+ */
+function estimate(svc, expanded) {
+  if (!svc) return 0;
+  let h = 7.5;
+  if (svc.diagnosis) h += 2.4;
+  for (const slice of svc.slices || []) {
+    const n = (slice.endpoints || []).length;
+    h += 2.2;
+    if (isCompact(slice, svc.key, expanded)) h += 1.8 + Math.ceil(n / 36) * 1.15;
+    else if (n === 0) h += 1.3;
+    else if (n > 24) h += Math.ceil(n / 5) * 1.6;
+    else h += Math.ceil(n / 4) * 4.3;
+  }
+  const x = (svc.excluded || []).length;
+  if (x) h += 2 + Math.min(x, 10) * 1.7;
+  return h + 0.9;
+}
+
+/**
+ * @param {HTMLElement} root the container of the cards (#services)
  * @param {ServiceHandlers} handlers
  */
 export function createServicesView(root, handlers) {
-  let actionsEnabled = true;
-  /** The ServiceView each card last drew. */
-  /** @type {WeakMap<HTMLElement, ServiceView>} */
-  const drawn = new WeakMap();
+  /** @type {Model|null} */
+  let model = null;
+  let actions = true;
+  /** Live cards by Service key. @type {Map<string, HTMLElement>} */
+  const cards = new Map();
+  /** "serviceKey|sliceName" of slices drawn as chips although full, oldest first. @type {Set<string>} */
+  const expanded = new Set();
+  /** "serviceKey|reason" → whether the user opened or closed that group, and how many rows it shows. */
+  /** @type {Map<string, {open: boolean|null, shown: number}>} */
+  const groups = new Map();
+  /** Service key → the Deployments that select into it. @type {Map<string, DeploymentView[]>} */
+  let depsOf = new Map();
+  /** @type {Map<string, (svc: ServiceView) => boolean>} */
+  const filters = new Map();
+  /** Services to draw again in the next frame (toggles, highlight). @type {Set<string>} */
+  const redraw = new Set();
+  let orderSignature = "";
+  /** Whether each listed Service had a selector (it decides the order). @type {Map<string, boolean>} */
+  let selectorOf = new Map();
+  let animate = false;
+  /** @type {Set<(keys: string[]) => void>} */
+  const drawnListeners = new Set();
+  let drawnSignature = "";
 
-  /** @param {ServiceView} svc */
-  function createCard(svc) {
-    const scaleInput = el("input", {
-      class: "scale-input",
-      dataset: { part: "scale-input" },
-      attrs: { type: "number", min: "0", max: "1000", step: "1", inputmode: "numeric" },
-    });
-    const card = el("article", { class: "svc", attrs: { "aria-label": `Service ${svc.name}` } }, [
-      el("header", { class: "svc-head" }, [
-        el("div", { class: "svc-title" }, [
-          el("span", { class: "kind-tag", text: "Service" }),
-          el("h2", { class: "svc-name", dataset: { part: "name" } }),
-          el("span", { class: "ns-tag", dataset: { part: "ns" } }),
-          el("button", {
-            class: "linkish explain-svc",
-            text: "why?",
-            attrs: { type: "button", title: "Explain this Service's endpoints" },
-            dataset: { part: "explain" },
-          }),
-          el("dl", { class: "facts" }, [fact("type", "type"), fact("ClusterIP", "cluster-ip"), fact("ports", "ports")]),
-        ]),
-        el("div", { class: "svc-row" }, [
-          el("dl", { class: "facts" }, [fact("selector", "selector")]),
-          el("div", { class: "counts", dataset: { part: "counts" } }, [
-            el("span", { class: "count count-ready", dataset: { part: "count-ready" } }),
-            el("span", { class: "count count-not-ready", dataset: { part: "count-not-ready" } }),
-            el("span", { class: "count count-terminating", dataset: { part: "count-terminating" } }),
-          ]),
-          el("form", { class: "scale", dataset: { part: "scale" }, attrs: { hidden: "" } }, [
-            el("label", { class: "scale-label" }, [
-              el("span", { text: "Deployment " }),
-              el("strong", { dataset: { part: "deployment" } }),
-              el("span", { class: "scale-now", dataset: { part: "scale-now" } }),
-              scaleInput,
-            ]),
-            el("button", { class: "btn", text: "Scale", attrs: { type: "submit" } }),
-            el("span", { class: "scale-msg", dataset: { part: "scale-msg" }, attrs: { "aria-live": "polite" } }),
-          ]),
-        ]),
-      ]),
-      el("div", { class: "diagnosis", dataset: { part: "diagnosis" }, attrs: { hidden: "", role: "status" } }, [
-        el("strong", { class: "diagnosis-head", dataset: { part: "diagnosis-head" } }),
-        el("span", { class: "diagnosis-text", dataset: { part: "diagnosis-text" } }),
-      ]),
-      el("div", { class: "slices", dataset: { part: "slices" } }),
-      el("section", { class: "excluded", dataset: { part: "excluded-box" }, attrs: { hidden: "" } }, [
-        el("h3", { text: "Match the selector but get no traffic" }),
-        el("ul", { class: "excluded-list", dataset: { part: "excluded" } }),
-      ]),
-      el("details", { class: "legacy", dataset: { part: "legacy" } }, [
-        el("summary", { text: "Legacy Endpoints object (kubectl describe endpoints)" }),
-        el("pre", { class: "legacy-body", dataset: { part: "legacy-body" } }),
-      ]),
-    ]);
-    const form = /** @type {HTMLFormElement} */ (part(card, "scale"));
-    scaleInput.addEventListener("input", () => (scaleInput.dataset.dirty = "1"));
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      const dep = form.dataset.deployment;
-      const ns = card.dataset.ns;
-      const n = Number(/** @type {HTMLInputElement} */ (scaleInput).value);
-      const msg = part(card, "scale-msg");
-      if (!dep || !ns || !Number.isInteger(n) || n < 0) {
-        msg.textContent = "enter a whole number ≥ 0";
-        return;
+  const cardHandlers = {
+    onScale: handlers.onScale,
+    onExplainService: handlers.onExplainService,
+    onTraffic: handlers.onTraffic,
+    /** @param {string} key @param {string} slice */
+    onToggleSlice(key, slice) {
+      const id = `${key}|${slice}`;
+      if (expanded.has(id)) expanded.delete(id);
+      else {
+        expanded.add(id);
+        while (expanded.size > MAX_EXPANDED) {
+          const oldest = /** @type {string} */ (expanded.values().next().value);
+          expanded.delete(oldest);
+          redraw.add(oldest.slice(0, oldest.lastIndexOf("|")));
+        }
       }
-      msg.textContent = `scaling to ${n}…`;
-      const result = await handlers.onScale(ns, dep, n);
-      delete scaleInput.dataset.dirty;
-      msg.textContent = result.ok ? `asked for ${n}` : `failed: ${result.message}`;
-    });
-    part(card, "explain").addEventListener("click", () => handlers.onExplainService(card.dataset.key || ""));
-    const legacy = /** @type {HTMLDetailsElement} */ (part(card, "legacy"));
-    legacy.addEventListener("toggle", () => {
-      const svc = drawn.get(card);
-      if (legacy.open && svc) renderLegacy(card, svc);
-    });
-    return card;
-  }
-
-  /** @param {string} label @param {string} name */
-  function fact(label, name) {
-    return el("div", { class: `fact fact-${name}` }, [el("dt", { text: label }), el("dd", { dataset: { part: name } })]);
-  }
-
-  /**
-   * @param {HTMLElement} card
-   * @param {ServiceView} svc
-   * @param {Model} model
-   * @param {boolean} isNew
-   */
-  function updateCard(card, svc, model, isNew) {
-    const prev = drawn.get(card);
-    drawn.set(card, svc);
-    card.dataset.ns = svc.namespace;
-    if (prev === svc && !isNew) return;
-    setText(part(card, "name"), svc.name);
-    setText(part(card, "ns"), `ns ${svc.namespace}`);
-    setText(part(card, "type"), svc.type);
-    setText(part(card, "cluster-ip"), clusterIPText(svc));
-    setText(part(card, "selector"), svc.selector ? labelText(svc.selector) || "{} (matches nothing)" : "none (no selector)");
-    setText(part(card, "ports"), portsText(svc));
-    const c = svc.counts || { ready: 0, notReady: 0, terminating: 0, slices: 0 };
-    updateCount(part(card, "count-ready"), c.ready, "ready");
-    updateCount(part(card, "count-not-ready"), c.notReady, "not ready");
-    updateCount(part(card, "count-terminating"), c.terminating, "terminating");
-
-    // diagnosis flag
-    const diag = part(card, "diagnosis");
-    if (svc.diagnosis) {
-      const head =
-        svc.diagnosis.code === "external-name" ? "NO ENDPOINTS: a DNS alias" : "⚠ NO READY ENDPOINTS:";
-      setText(part(card, "diagnosis-head"), head);
-      setText(part(card, "diagnosis-text"), svc.diagnosis.text);
-      diag.dataset.code = svc.diagnosis.code;
-      if (diag.hidden) {
-        diag.hidden = false;
-        if (!isNew) flash(diag, "is-entering");
-      }
-      card.classList.add("has-diagnosis");
-    } else {
-      diag.hidden = true;
-      card.classList.remove("has-diagnosis");
-    }
-
-    // slices and their chips
-    reconcile(
-      part(card, "slices"),
-      svc.slices || [],
-      (s) => s.name,
-      createSlice,
-      (node, slice) => updateSlice(node, slice, svc.namespace),
-      { animate: !isNew },
-    );
-
-    // pods that match but get no traffic
-    const excluded = svc.excluded || [];
-    const box = part(card, "excluded-box");
-    box.hidden = excluded.length === 0;
-    reconcile(
-      part(card, "excluded"),
-      excluded,
-      (x) => x.pod,
-      createExcluded,
-      (node, x) => updateExcluded(node, x, svc.namespace),
-      { animate: !isNew },
-    );
-
-    const legacy = /** @type {HTMLDetailsElement} */ (part(card, "legacy"));
-    if (legacy.open) renderLegacy(card, svc);
-    updateScale(card, svc, model);
-  }
-
-  /** @param {HTMLElement} node @param {number} n @param {string} words */
-  function updateCount(node, n, words) {
-    if (setText(node, `${n} ${words}`) && node.dataset.n !== undefined) flash(node, "is-bumped");
-    node.dataset.n = String(n);
-    node.classList.toggle("is-zero", n === 0);
-  }
-
-  /** @returns {HTMLElement} */
-  function createSlice() {
-    return el("section", { class: "slice" }, [
-      el("h3", { class: "slice-head" }, [
-        el("span", { class: "kind-tag", text: "EndpointSlice" }),
-        el("span", { class: "slice-name", dataset: { part: "name" } }),
-        el("span", { class: "slice-meta", dataset: { part: "meta" } }),
-      ]),
-      el("div", { class: "chips", dataset: { part: "chips" } }),
-    ]);
-  }
-
-  /**
-   * @param {HTMLElement} node
-   * @param {import("../model.js").SliceView} slice
-   * @param {string} namespace
-   */
-  function updateSlice(node, slice, namespace) {
-    const eps = slice.endpoints || [];
-    setText(part(node, "name"), slice.name);
-    const ports = (slice.ports || []).map((p) => `${p.port}/${p.protocol}`).join(", ") || "no ports";
-    const n = eps.length;
-    setText(part(node, "meta"), `${slice.addressType} · ${n} endpoint${n === 1 ? "" : "s"} · ${ports}`);
-    node.classList.toggle("dense", n > DENSE_AT);
-    node.classList.toggle("empty", n === 0);
-    const chips = part(node, "chips");
-    reconcile(chips, eps, (ep) => `${ep.ip}|${ep.pod || ""}`, createChip, (chip, ep, isNew) =>
-      updateChip(chip, ep, namespace, isNew),
-    );
-    if (n === 0) chips.dataset.emptyText = "no endpoints (placeholder slice)";
-  }
-
-  /** @returns {HTMLElement} */
-  function createExcluded() {
-    return el("li", { class: "excluded-item" }, [
-      el("button", { class: "excluded-pod", attrs: { type: "button" }, dataset: { part: "button" } }, [
-        el("span", { class: "reason-tag", dataset: { part: "reason" } }),
-        el("span", { class: "excluded-name", dataset: { part: "pod" } }),
-        el("span", { class: "excluded-ip", dataset: { part: "ip" } }),
-      ]),
-      el("span", { class: "excluded-text", dataset: { part: "text" } }),
-    ]);
-  }
-
-  /**
-   * @param {HTMLElement} node
-   * @param {import("../model.js").Excluded} x
-   * @param {string} namespace
-   */
-  function updateExcluded(node, x, namespace) {
-    const words = EXCLUDED_WORDS[/** @type {keyof typeof EXCLUDED_WORDS} */ (x.reason)] || x.reason.toUpperCase();
-    const reason = part(node, "reason");
-    setText(reason, words);
-    reason.className = `reason-tag reason-${x.reason}`;
-    setText(part(node, "pod"), x.pod);
-    setText(part(node, "ip"), x.ip || "no IP");
-    setText(part(node, "text"), x.text);
-    setAttr(part(node, "button"), "data-pod-key", `${namespace}/${x.pod}`);
-  }
-
-  /** @param {HTMLElement} card @param {ServiceView} svc */
-  function renderLegacy(card, svc) {
-    const body = part(card, "legacy-body");
-    const lines = legacyLines(svc);
-    setText(body, lines.join("\n"));
-    card.classList.toggle("over-capacity", Boolean(svc.endpoints && svc.endpoints.overCapacity));
-  }
-
-  /**
-   * The scale box: the Deployment whose pod template the Service selects, with its desired replicas
-   * (the input) and how many of them are ready, as the server's DeploymentView says.
-   * @param {HTMLElement} card
-   * @param {ServiceView} svc
-   * @param {Model} model
-   */
-  function updateScale(card, svc, model) {
-    const dep = deploymentsOf(model, svc.key)[0];
-    const form = /** @type {HTMLFormElement} */ (part(card, "scale"));
-    form.hidden = !dep || !actionsEnabled;
-    if (!dep) return;
-    form.dataset.deployment = dep.name;
-    form.dataset.replicas = String(dep.replicas);
-    form.dataset.ready = String(dep.readyReplicas);
-    setText(part(card, "deployment"), dep.name);
-    setText(part(card, "scale-now"), `${dep.readyReplicas || 0}/${dep.replicas} ready · replicas`);
-    const input = /** @type {HTMLInputElement} */ (part(card, "scale-input"));
-    if (!input.dataset.dirty && document.activeElement !== input) input.value = String(dep.replicas);
-  }
-
-  return {
-    /**
-     * Patch the cards for the services that changed (or all of them).
-     * @param {Model} model
-     * @param {import("../model.js").Changes} changes
-     */
-    render(model, changes) {
-      actionsEnabled = Boolean(model.meta && model.meta.actions);
-      // Services with a selector first (the ones a lesson is about), selectorless ones such as
-      // default/kubernetes after them; alphabetical inside each group
-      const svcs = Object.values(model.services).sort(
-        (a, b) => Number(!a.selector) - Number(!b.selector) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-      );
-      const touched = changes.all || changes.meta ? null : changes.services;
-      const depsChanged = (changes.deployments && changes.deployments.size > 0) || false;
-      reconcile(
-        root,
-        svcs,
-        (s) => s.key,
-        createCard,
-        (card, svc, isNew) => {
-          if (isNew || touched === null || touched.has(svc.key)) {
-            updateCard(card, svc, model, isNew);
-          } else if (depsChanged) {
-            updateScale(card, svc, model);
-          }
-        },
-        { animate: !changes.all },
-      );
-      root.dataset.count = String(svcs.length);
+      redraw.add(key);
+      handlers.request();
+    },
+    /** @param {string} key @param {string} reason @param {boolean} more */
+    onToggleGroup(key, reason, more) {
+      const id = `${key}|${reason}`;
+      const state = groups.get(id) || { open: null, shown: 0 };
+      const card = cards.get(key);
+      const node = card && card.querySelector(`.xgroup[data-reason="${CSS.escape(reason)}"]`);
+      const isOpen = Boolean(node && node.classList.contains("open"));
+      if (more) state.shown = Math.max(state.shown, Number(node && node.querySelectorAll(".excluded-item").length) || 0) + 50;
+      else state.open = !isOpen;
+      groups.set(id, state);
+      redraw.add(key);
+      handlers.request();
     },
   };
+
+  /** @param {string} key @returns {import("./card.js").CardContext} */
+  function context(key) {
+    return {
+      model: /** @type {Model} */ (model),
+      deployments: depsOf.get(key) || [],
+      actions,
+      hl: handlers.highlight,
+      expanded,
+      groups,
+      animate,
+    };
+  }
+
+  const list = createVirtualList(root, {
+    blockSize: 8,
+    request: handlers.request,
+    estimate: (keys) => {
+      let h = 0;
+      for (const k of keys) h += estimate(model ? model.services[k] : undefined, expanded) + 0.9;
+      return h;
+    },
+    fill(blockEl, keys) {
+      if (!model) return;
+      let cursor = /** @type {Element|null} */ (blockEl.firstElementChild);
+      for (const key of keys) {
+        const svc = model.services[key];
+        if (!svc) continue;
+        let card = cards.get(key);
+        if (!card) {
+          card = createCard(svc, cardHandlers);
+          card.dataset.key = key;
+          cards.set(key, card);
+          updateCard(card, svc, { ...context(key), animate: false }, true);
+        }
+        if (card === cursor) cursor = card.nextElementSibling;
+        else blockEl.insertBefore(card, cursor);
+      }
+      // cards that moved out of this block (another block took them, or their Service is gone)
+      while (cursor) {
+        const next = cursor.nextElementSibling;
+        const k = /** @type {HTMLElement} */ (cursor).dataset.key;
+        if (k !== undefined && !keys.includes(k)) {
+          if (cards.get(k) === cursor) cards.delete(k);
+          cursor.remove();
+        }
+        cursor = next;
+      }
+    },
+    clear(blockEl, keys) {
+      for (const k of keys) {
+        const card = cards.get(k);
+        if (card && card.parentElement === blockEl) cards.delete(k);
+      }
+      blockEl.replaceChildren();
+    },
+  });
+
+  /** @param {Model} m */
+  function rebuildDeps(m) {
+    /** @type {Map<string, DeploymentView[]>} */
+    const next = new Map();
+    for (const d of Object.values(m.deployments || {})) {
+      for (const s of d.services || []) {
+        const l = next.get(s);
+        if (l) l.push(d);
+        else next.set(s, [d]);
+      }
+    }
+    for (const l of next.values()) l.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return next;
+  }
+
+  /** @param {Model} m */
+  function orderOf(m) {
+    const svcs = Object.values(m.services).filter((s) => {
+      for (const f of filters.values()) if (!f(s)) return false;
+      return true;
+    });
+    svcs.sort(byOrder);
+    selectorOf = new Map(Object.values(m.services).map((s) => [s.key, Boolean(s.selector)]));
+    return svcs.map((s) => s.key);
+  }
+
+  function notifyDrawn() {
+    const keys = list.drawn();
+    const sig = keys.join("\n");
+    if (sig === drawnSignature) return;
+    drawnSignature = sig;
+    for (const fn of drawnListeners) fn(keys);
+  }
+
+  const view = {
+    /**
+     * Patch the cards of the Services that changed (all of them on a snapshot), then draw blocks that
+     * came near the viewport until `deadline`. Returns whether drawing is left for the next frame.
+     * @param {Model} m
+     * @param {Changes} changes
+     * @param {{deadline: number, highlightChanged: boolean}} opts
+     */
+    render(m, changes, opts) {
+      model = m;
+      actions = Boolean(m.meta && m.meta.actions);
+      animate = !changes.all;
+      const depsChanged = changes.all || changes.deployments.size > 0;
+      /** @type {Set<string>} */
+      const depTouched = new Set();
+      if (depsChanged) {
+        const before = depsOf;
+        depsOf = rebuildDeps(m);
+        if (!changes.all) {
+          for (const k of changes.deployments) {
+            for (const [svc, deps] of before) if (deps.some((d) => d.key === k)) depTouched.add(svc);
+            for (const [svc, deps] of depsOf) if (deps.some((d) => d.key === k)) depTouched.add(svc);
+          }
+        }
+      }
+      // the order changes only when a Service comes, goes or gains/loses its selector
+      let reorder = changes.all || changes.meta;
+      if (!reorder) {
+        for (const k of changes.services) {
+          const svc = m.services[k];
+          if (!svc || !selectorOf.has(k) || selectorOf.get(k) !== Boolean(svc.selector)) {
+            reorder = true;
+            break;
+          }
+        }
+      }
+      if (reorder) {
+        const order = orderOf(m);
+        const sig = order.join("\n");
+        if (sig !== orderSignature) {
+          orderSignature = sig;
+          // a Service that left the model animates out from its card before the list closes up
+          if (!changes.all) {
+            for (const k of changes.services) {
+              const card = cards.get(k);
+              if (card && !m.services[k]) {
+                cards.delete(k);
+                leave(card);
+              }
+            }
+          }
+          list.setKeys(order);
+        }
+      }
+      for (const [key, card] of cards) {
+        const svc = m.services[key];
+        if (!svc) continue;
+        const touched = changes.all || changes.meta || changes.services.has(key) || redraw.has(key);
+        if (touched || opts.highlightChanged) updateCard(card, svc, context(key), touched);
+        else if (depTouched.has(key)) updateScale(card, svc, context(key));
+      }
+      redraw.clear();
+      const more = list.pump(opts.deadline);
+      root.dataset.count = String(list.keys.length);
+      root.dataset.drawn = String(cards.size);
+      notifyDrawn();
+      return more;
+    },
+    /**
+     * Bring a Service into view (drawing it if it was far away), optionally open the full slice that
+     * holds a pod and point at the pod's chip. Resolves to the node scrolled to, or null when the
+     * Service is not in the list (unknown, or filtered out).
+     * @param {string} key
+     * @param {RevealOptions} [options]
+     * @returns {Promise<HTMLElement|null>}
+     */
+    reveal(key, options = {}) {
+      return new Promise((resolve) => {
+        frame.write(() => {
+          if (!model || !list.has(key)) {
+            resolve(null);
+            return;
+          }
+          const svc = model.services[key];
+          const pod = options.podKey ? options.podKey.slice(options.podKey.indexOf("/") + 1) : null;
+          if (svc && options.expand !== false && (pod || options.ip)) {
+            for (const slice of svc.slices || []) {
+              const hit = (slice.endpoints || []).some((ep) => (pod && ep.pod === pod) || (options.ip && ep.ip === options.ip));
+              if (hit && isCompact(slice, key, expanded)) cardHandlers.onToggleSlice(key, slice.name);
+            }
+          }
+          list.wake(key);
+          const card = cards.get(key);
+          if (card && svc) updateCard(card, svc, context(key), true);
+          redraw.delete(key);
+          frame.read(() => {
+            const c = cards.get(key);
+            if (!c) {
+              resolve(null);
+              return;
+            }
+            /** @type {HTMLElement} */
+            let target = c;
+            if (options.podKey || options.ip) {
+              const sel = options.podKey
+                ? `[data-pod-key="${CSS.escape(options.podKey)}"]`
+                : `.chip[data-key^="${CSS.escape(`${options.ip}|`)}"]`;
+              const found = /** @type {HTMLElement|null} */ (c.querySelector(`[data-part=slices] ${sel}`) || c.querySelector(sel));
+              if (found) target = found;
+            }
+            target.scrollIntoView({ block: options.block || (target === c ? "start" : "center"), behavior: "auto" });
+            if (options.mark !== false) {
+              frame.write(() => {
+                target.classList.add("is-found");
+                target.animate(
+                  [{ outline: "6px solid #a1007f", outlineOffset: "12px" }, { outline: "6px solid #a1007f", outlineOffset: "2px" }],
+                  { duration: 900, easing: "ease-out" },
+                );
+                setTimeout(() => target.classList.remove("is-found"), 4000);
+              });
+            }
+            resolve(target);
+          });
+        });
+      });
+    },
+    /** The keys of the Services whose cards exist now, in page order. */
+    drawn() {
+      return list.drawn();
+    },
+    /** @param {string} key */
+    isDrawn(key) {
+      return cards.has(key);
+    },
+    /** Every Service key the list holds (after filters), in page order. */
+    order() {
+      return list.keys.slice();
+    },
+    /** The card of a drawn Service, or null. @param {string} key */
+    cardOf(key) {
+      return cards.get(key) || null;
+    },
+    /** Call `fn(keys)` whenever the set of drawn Services changes. @param {(keys: string[]) => void} fn */
+    onDrawn(fn) {
+      drawnListeners.add(fn);
+      return () => drawnListeners.delete(fn);
+    },
+    /**
+     * Show only the Services `pred` accepts (several named filters combine), or drop a filter with null.
+     * @param {string} name
+     * @param {((svc: ServiceView) => boolean)|null} pred
+     */
+    setFilter(name, pred) {
+      if (pred) filters.set(name, pred);
+      else filters.delete(name);
+      if (model) {
+        const order = orderOf(model);
+        orderSignature = order.join("\n");
+        list.setKeys(order);
+        handlers.request();
+      }
+    },
+    /** Whether a full slice of this Service is drawn as chips. @param {string} key @param {string} slice */
+    isExpanded(key, slice) {
+      return expanded.has(`${key}|${slice}`);
+    },
+    /** Open or fold a full slice. @param {string} key @param {string} slice @param {boolean} open */
+    setExpanded(key, slice, open) {
+      if (expanded.has(`${key}|${slice}`) !== open) cardHandlers.onToggleSlice(key, slice);
+    },
+    get stats() {
+      return { ...list.stats, cards: cards.size, expanded: expanded.size };
+    },
+  };
+  return view;
 }
+
+/** @typedef {ReturnType<typeof createServicesView>} ServicesView */

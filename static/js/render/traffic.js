@@ -2,6 +2,7 @@
 /** Simulated traffic: a client box per Service sends requests through it to one ready endpoint each, with hit counters. */
 
 import { el, part, setText } from "../dom.js";
+import * as frame from "../frame.js";
 import { NO_READY, portPath, route } from "../traffic.js";
 import { motionAllowed } from "./motion.js";
 
@@ -16,10 +17,10 @@ const FLIGHT_MS = 650;
  */
 
 /**
- * @param {HTMLElement} servicesRoot the container of the Service cards
+ * @param {{cardOf: (key: string) => HTMLElement|null}} services the Services view (cards exist only near the viewport)
  * @param {() => Model|null} getModel
  */
-export function createTraffic(servicesRoot, getModel) {
+export function createTraffic(services, getModel) {
   /** Services with traffic on. @type {Set<string>} */
   const on = new Set();
   /** "svcKey|ip" → requests it received. @type {Map<string, number>} */
@@ -33,25 +34,14 @@ export function createTraffic(servicesRoot, getModel) {
 
   /** @param {string} key */
   function cardOf(key) {
-    return /** @type {HTMLElement|null} */ (servicesRoot.querySelector(`.svc[data-key="${CSS.escape(key)}"]`));
+    return services.cardOf(key);
   }
 
-  /** Add the toggle (and, when on, the lane) to one card; idempotent. @param {HTMLElement} card */
+  /** Show the toggle's state (and, when on, the lane and the hit counters) on one card; idempotent. @param {HTMLElement} card */
   function decorate(card) {
     const key = card.dataset.key || "";
-    let button = /** @type {HTMLButtonElement|null} */ (card.querySelector('[data-part="traffic-toggle"]'));
-    if (!button) {
-      button = /** @type {HTMLButtonElement} */ (
-        el("button", {
-          class: "btn traffic-toggle control",
-          attrs: { type: "button", "aria-pressed": "false", title: "Send simulated requests through this Service" },
-          dataset: { part: "traffic-toggle" },
-        })
-      );
-      button.addEventListener("click", () => toggle(card.dataset.key || ""));
-      const row = card.querySelector(".svc-row");
-      if (row) row.append(button);
-    }
+    const button = /** @type {HTMLButtonElement|null} */ (card.querySelector('[data-part="traffic-toggle"]'));
+    if (!button) return;
     const isOn = on.has(key);
     button.setAttribute("aria-pressed", String(isOn));
     setText(button, isOn ? "■ Stop traffic" : "▶ Send traffic");
@@ -147,7 +137,11 @@ export function createTraffic(servicesRoot, getModel) {
         setText(result, r.ok ? `pod ${r.endpoint.pod || "?"} ${t.last}` : t.last);
         result.dataset.state = r.ok ? "ok" : "failed";
         lane.classList.toggle("is-failing", !r.ok);
-        if (motionAllowed()) fly(/** @type {HTMLElement} */ (lane), card, r.ok ? r.endpoint.ip : null);
+        if (motionAllowed()) {
+          const ip = r.ok ? r.endpoint.ip : null;
+          // positions are read at the start of the next frame (layout is clean then), the dot drawn after
+          frame.read(() => fly(/** @type {HTMLElement} */ (lane), card, ip));
+        }
       }
     }
     return r;
@@ -164,7 +158,18 @@ export function createTraffic(servicesRoot, getModel) {
       for (const chip of /** @type {NodeListOf<HTMLElement>} */ (card.querySelectorAll(".chip:not([data-leaving])"))) {
         if (chip.querySelector('[data-part="ip"]')?.textContent === ip) to = chip.getBoundingClientRect();
       }
+      // a full slice drawn as a strip: fly to the strip
+      const strip = to ? null : card.querySelector(".strip:not([hidden])");
+      if (strip) to = strip.getBoundingClientRect();
     }
+    const svcBox = ip ? null : lane.querySelector(".traffic-svc")?.getBoundingClientRect() || from;
+    frame.write(() => draw(from, to, svcBox, ip));
+  }
+
+  /**
+   * @param {DOMRect} from @param {DOMRect|null} to @param {DOMRect|null} svcBox @param {string|null} ip
+   */
+  function draw(from, to, svcBox, ip) {
     const dot = el("span", { class: `traffic-dot${ip ? "" : " is-failed"}`, text: ip ? "" : "✕" });
     layer.append(dot);
     const x0 = from.left + from.width / 2;
@@ -180,8 +185,7 @@ export function createTraffic(servicesRoot, getModel) {
         { transform: `translate(${x1}px, ${y1}px) scale(2)`, opacity: 0 },
       ];
     } else {
-      const svcBox = lane.querySelector(".traffic-svc")?.getBoundingClientRect() || from;
-      const x1 = svcBox.left + 10;
+      const x1 = (svcBox || from).left + 10;
       frames = [
         { transform: `translate(${x0}px, ${y0}px)`, opacity: 1 },
         { transform: `translate(${x1}px, ${y0}px)`, opacity: 1, offset: 0.6 },
@@ -194,11 +198,11 @@ export function createTraffic(servicesRoot, getModel) {
   }
 
   return {
-    /** Re-decorate the cards after the services were drawn (chips may be new). */
+    /** Re-decorate the drawn cards of the Services with traffic (their chips may be new). */
     render() {
-      for (const card of /** @type {NodeListOf<HTMLElement>} */ (servicesRoot.querySelectorAll(".svc[data-key]"))) {
-        const key = card.dataset.key || "";
-        if (!card.querySelector('[data-part="traffic-toggle"]') || on.has(key) || hasHits(key)) decorate(card);
+      for (const key of busyKeys()) {
+        const card = cardOf(key);
+        if (card) decorate(card);
       }
     },
     toggle,
@@ -219,9 +223,10 @@ export function createTraffic(servicesRoot, getModel) {
     },
   };
 
-  /** @param {string} key */
-  function hasHits(key) {
-    for (const id of hits.keys()) if (id.startsWith(`${key}|`)) return true;
-    return false;
+  /** Services with traffic on or hit counters to show. */
+  function busyKeys() {
+    const keys = new Set(on);
+    for (const id of hits.keys()) keys.add(id.slice(0, id.lastIndexOf("|")));
+    return keys;
   }
 }
