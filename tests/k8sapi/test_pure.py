@@ -9,7 +9,8 @@ from app.sim.api.kubeconfig import write_kubeconfig
 from app.sim.api.paging import paginate
 from app.sim.api.patch import apply_patch, json_patch, merge_patch, strategic_merge_patch
 from app.sim.api.selectors import labels_match, parse_field_selector, parse_label_selector
-from app.sim.api.validation import MSG_PORT, validate
+from app.sim.api.names import MSG_PORT
+from app.sim.api.validation import validate
 from app.sim.errors import ApiError
 
 
@@ -132,21 +133,23 @@ def _causes(obj: dict) -> dict[str, str]:
 
 
 def test_validation_messages() -> None:
-    pod = {"kind": "Pod", "metadata": {"name": "ok"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    pod = {"kind": "Pod", "metadata": {"name": "ok", "namespace": "default"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
     validate(pod)
-    bad = {**pod, "metadata": {"name": "a..b", "labels": {"k": "-bad-"}}}
+    bad = {**pod, "metadata": {"name": "a..b", "namespace": "default", "labels": {"k": "-bad-"}}}
     causes = _causes(bad)
     assert causes["metadata.name"].startswith('Invalid value: "a..b": a lowercase RFC 1123 subdomain')
     assert causes["metadata.labels"].startswith(
         'Invalid value: "-bad-": a valid label must be an empty string'
     )
-    no_image = {**pod, "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 0}]}]}}
+    no_image = {"kind": "Pod", "metadata": {"name": "ok", "namespace": "default"}, "spec": {"containers": [{"name": "c", "ports": [{}]}]}}
     assert MSG_PORT == "must be between 1 and 65535, inclusive"
     assert _causes(no_image) == {
         "spec.containers[0].image": "Required value",
-        "spec.containers[0].ports[0].containerPort": "Invalid value: 0: " + MSG_PORT,
+        "spec.containers[0].ports[0].containerPort": "Required value",
     }
-    svc = {"kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}, {"port": 81}]}}
+    high = {**pod, "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 70000}]}]}}
+    assert _causes(high) == {"spec.containers[0].ports[0].containerPort": "Invalid value: 70000: " + MSG_PORT}
+    svc = {"kind": "Service", "metadata": {"name": "s", "namespace": "default"}, "spec": {"ports": [{"port": 80}, {"port": 81}]}}
     assert _causes(svc) == {"spec.ports[0].name": "Required value", "spec.ports[1].name": "Required value"}
     named = {
         "kind": "Service",
@@ -154,7 +157,7 @@ def test_validation_messages() -> None:
         "spec": {"ports": [{"port": 80, "targetPort": "Http_1"}]},
     }
     assert "spec.ports[0].targetPort" in _causes(named)
-    ep = {"kind": "Endpoints", "metadata": {"name": "e"}, "subsets": [{"addresses": [{"ip": "nope"}]}]}
+    ep = {"kind": "Endpoints", "metadata": {"name": "e", "namespace": "default"}, "subsets": [{"addresses": [{"ip": "nope"}]}]}
     assert "subsets[0].addresses[0].ip" in _causes(ep)
 
 

@@ -3,9 +3,11 @@ parameters, content negotiation (JSON, Tables), watch streaming, and Status erro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
+import threading
 from typing import Any
 
 import yaml
@@ -15,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from app.kinds import KindInfo
-from app.sim.api import discovery, openapi
+from app.sim.api import decoding, discovery, openapi, schema
 from app.sim.api.auth import authenticate
 from app.sim.api.encoding import Wanted, negotiate, partial, partial_list, with_type
 from app.sim.api.handlers import Api, method_not_allowed
@@ -54,17 +56,45 @@ def _int(params: Any, name: str) -> int | None:
         raise ApiError(400, "BadRequest", f"invalid {name} {raw!r}") from exc
 
 
-async def _read_body(request: Request) -> Any:
+_BODY_TYPES = ("application/json", "application/yaml", "text/yaml", "application/x-yaml")
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
+
+
+def unsupported_media_type(accepted: tuple[str, ...]) -> ApiError:
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(accepted),
+    )
+
+
+async def _read_body(request: Request, accepted: tuple[str, ...] = _BODY_TYPES) -> Any:
+    """The parsed body; JSON keeps track of duplicate keys for strict decoding."""
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype and ctype not in accepted and ctype not in PATCH_TYPES:
+        raise unsupported_media_type(("application/json", "application/yaml"))
     raw = await request.body()
     if not raw.strip():
         return None
-    ctype = (request.headers.get("content-type") or "").split(";")[0].strip()
     try:
         if ctype.endswith("yaml"):
             return yaml.safe_load(raw)
-        return json.loads(raw)
+        return decoding.loads_json(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise ApiError(400, "BadRequest", f"the body of the request could not be decoded: {exc}") from exc
+
+
+def _with_warnings(response: Response, warnings: list[str]) -> Response:
+    """One `Warning` header per warning (they cannot share one header line)."""
+    for text in warnings:
+        response.raw_headers.append((b"warning", decoding.warning_header(text).encode()))
+    return response
 
 
 class KubeApi:
@@ -97,7 +127,7 @@ class KubeApi:
     async def _dispatch(self, request: Request, parts: list[str], headers: dict[str, str]) -> Response:
         method = request.method
         if method in ("GET", "HEAD"):
-            doc = self._discovery(request, parts)
+            doc = await self._discovery(request, parts)
             if doc is not None:
                 return doc
         if len(parts) >= 2 and parts[0] == "api":
@@ -115,22 +145,29 @@ class KubeApi:
                 raise not_served()
         if method == "GET":
             return await self._get(request, path, headers)
+        if method in ("POST", "PUT", "PATCH") and not schema.ready():
+            await asyncio.to_thread(schema.type_defs)
         if method == "POST":
+            mode = decoding.directive(request.query_params, "CreateOptions")
             body = await _read_body(request)
             dry = request.query_params.get("dryRun") == "All"
-            created = self.api.create(path, body, dry_run=dry)
-            return _json(with_type(created, path.info), 201, headers)
+            created = self.api.create(path, body, dry_run=dry, field_validation=mode)
+            return _with_warnings(_json(with_type(created.obj, path.info), 201, headers), created.warnings)
         if method == "PUT":
             body = await _read_body(request)
             if path.subresource == "scale":
                 return _json(self.api.put_scale(path, body), 200, headers)
-            return _json(with_type(self.api.update(path, body), path.info), 200, headers)
+            mode = decoding.directive(request.query_params, "UpdateOptions")
+            updated = self.api.update(path, body, field_validation=mode)
+            return _with_warnings(_json(with_type(updated.obj, path.info), 200, headers), updated.warnings)
         if method == "PATCH":
-            body = await _read_body(request)
+            body = await _read_body(request, PATCH_TYPES)
             ctype = request.headers.get("content-type") or ""
             if path.subresource == "scale":
                 return _json(self.api.patch_scale(path, ctype, body), 200, headers)
-            return _json(with_type(self.api.patch(path, ctype, body), path.info), 200, headers)
+            mode = decoding.directive(request.query_params, "PatchOptions")
+            patched = self.api.patch(path, ctype, body, field_validation=mode)
+            return _with_warnings(_json(with_type(patched.obj, path.info), 200, headers), patched.warnings)
         if method == "DELETE":
             body = await _read_body(request)
             options = self._delete_options(request, body)
@@ -142,24 +179,25 @@ class KubeApi:
         raise method_not_allowed()
 
     # ---- discovery --------------------------------------------------------------------------
-    def _discovery(self, request: Request, parts: list[str]) -> Response | None:
+    async def _discovery(self, request: Request, parts: list[str]) -> Response | None:
         if not parts:
             paths = ["/api", "/api/v1", "/apis", "/version", "/healthz", "/livez", "/readyz"]
             paths += [f"/apis/{g}" for g in discovery.GROUP_VERSIONS if g]
             paths += [f"/apis/{g}/{v}" for g, vs in discovery.GROUP_VERSIONS.items() if g for v in vs]
             return _json({"paths": sorted(paths)})
         if parts[:2] == ["openapi", "v3"]:
+            # The documents are built once, off the event loop (it takes about a second).
             if len(parts) == 2:
-                return _json(openapi.root_document(request.state.url_prefix))
+                return _json(await asyncio.to_thread(openapi.root_document, request.state.url_prefix))
             rest = parts[2:]
-            doc = None
+            data = None
             if rest[0] == "api" and len(rest) == 2:
-                doc = openapi.gv_document("", rest[1])
+                data = await asyncio.to_thread(openapi.gv_bytes, "", rest[1])
             elif rest[0] == "apis" and len(rest) == 3:
-                doc = openapi.gv_document(rest[1], rest[2])
-            if doc is None:
+                data = await asyncio.to_thread(openapi.gv_bytes, rest[1], rest[2])
+            if data is None:
                 raise not_served()
-            return _json(doc)
+            return Response(data, media_type="application/json")
         if parts == ["version"]:
             return _json(discovery.VERSION_INFO)
         if parts[0] in ("healthz", "livez", "readyz") and len(parts) == 1:
@@ -323,6 +361,7 @@ def create_k8s_api(
     All paths are relative to where the app is mounted; every request needs `Bearer <token>`.
     """
     handler = KubeApi(cluster, token, bookmark_interval=bookmark_interval, watch_buffer=watch_buffer)
+    threading.Thread(target=openapi.warm_up, name="k8s-api-schemas", daemon=True).start()
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
     async def endpoint(request: Request) -> Response:

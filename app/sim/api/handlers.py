@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.kinds import KINDS, KindInfo
+from app.sim.api import decoding
 from app.sim.api import patch as patching
+from app.sim.api.defaulting import defaulted
 from app.sim.api.encoding import list_metadata, typed_list, with_type
+from app.sim.api.fielderr import invalid, invalid_error
 from app.sim.api.paging import paginate
 from app.sim.api.paths import ResourcePath
 from app.sim.api.selectors import (
@@ -21,7 +24,7 @@ from app.sim.api.selectors import (
     format_label_selector,
     labels_match,
 )
-from app.sim.api.validation import invalid, invalid_error, validate
+from app.sim.api.validation import validate
 from app.sim.clock import SimClock
 from app.sim.errors import ApiError, conflict, not_found
 from app.sim.store import ObjectStore
@@ -33,6 +36,14 @@ STATUS_KINDS = frozenset({"Pod", "Service", "Deployment", "ReplicaSet", "Node", 
 # On create the server resets status for these (the controllers and the kubelet own it).
 RESET_STATUS_ON_CREATE = frozenset({"Pod", "Service", "Deployment", "ReplicaSet"})
 _SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation")
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A write's result: the object as stored, and the warnings for the response."""
+
+    obj: Obj
+    warnings: list[str]
 
 
 class Cluster(Protocol):
@@ -131,25 +142,30 @@ class Api:
             md.pop("namespace", None)
         return obj
 
-    def create(self, path: ResourcePath, body: Any, *, dry_run: bool = False) -> Obj:
+    def create(
+        self, path: ResourcePath, body: Any, *, dry_run: bool = False, field_validation: str = decoding.WARN
+    ) -> Written:
         if path.name is not None:
             raise method_not_allowed()
         obj = self._check_body(path, body)
-        md = obj["metadata"]
+        decoded = decoding.check_body(obj, path.info.kind, path.info.version, field_validation)
+        obj = decoded.obj
+        md = obj.setdefault("metadata", {})
         for f in _SERVER_METADATA:
             md.pop(f, None)
         md.pop("managedFields", None)
         if path.info.kind in RESET_STATUS_ON_CREATE:
             obj.pop("status", None)
-        probe = copy.deepcopy(obj)
-        if not md.get("name") and md.get("generateName"):
-            probe["metadata"]["name"] = md["generateName"] + "x"
-        validate(probe)
         if path.info.namespaced:
             self._namespace_exists(md["namespace"])
+        probe = copy.deepcopy(obj)
+        if not md.get("name") and md.get("generateName"):
+            # The server names the object before validating it.
+            probe["metadata"]["name"] = md["generateName"][:58] + "xxxxx"
+        validate(probe)
         if dry_run:
-            return with_type(obj, path.info)
-        return self.store.create(obj)
+            return Written(with_type(defaulted(obj), path.info), decoded.warnings)
+        return Written(self.store.create(obj), decoded.warnings)
 
     def _merge_status(self, kind: str, new: Obj, old: Obj, subresource: str | None) -> Obj:
         """Main-resource writes keep the old status; status writes change only status."""
@@ -179,20 +195,23 @@ class Api:
             )
         if md.get("uid") and md["uid"] != old["metadata"].get("uid"):
             raise ApiError(409, "Conflict", f"Precondition failed: UID in precondition: {md['uid']}")
-        validate(obj)
+        validate(obj, old)
         return self.store.update(obj)
 
-    def update(self, path: ResourcePath, body: Any) -> Obj:
+    def update(self, path: ResourcePath, body: Any, *, field_validation: str = decoding.WARN) -> Written:
         if path.name is None:
             raise method_not_allowed()
         if path.subresource not in (None, "status"):
             raise not_found_sub(path)
         old = self.get(path)
         obj = self._check_body(path, body)
-        obj = self._merge_status(path.info.kind, obj, old, path.subresource)
-        return self._write(path, obj, old)
+        decoded = decoding.check_body(obj, path.info.kind, path.info.version, field_validation)
+        obj = self._merge_status(path.info.kind, decoded.obj, old, path.subresource)
+        return Written(self._write(path, obj, old), decoded.warnings)
 
-    def patch(self, path: ResourcePath, content_type: str, body: Any) -> Obj:
+    def patch(
+        self, path: ResourcePath, content_type: str, body: Any, *, field_validation: str = decoding.WARN
+    ) -> Written:
         if path.name is None:
             raise method_not_allowed()
         if path.subresource not in (None, "status"):
@@ -202,6 +221,11 @@ class Api:
         if not isinstance(patched, dict):
             raise ApiError(422, "Invalid", "the patch did not produce an object")
         patched["kind"], patched["apiVersion"] = path.info.kind, path.info.api_version
+        known = set(decoding.decode(old, path.info.kind).strict)
+        decoded = decoding.check_patched(
+            patched, path.info.kind, field_validation, decoding.patch_duplicates(body), ignore=known
+        )
+        patched = decoded.obj
         md = patched.setdefault("metadata", {})
         for f in ("uid", "creationTimestamp", "namespace"):
             if f in old["metadata"]:
@@ -213,7 +237,7 @@ class Api:
         if md.get("resourceVersion") and md["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise conflict(path.info.kind, path.name)
         patched = self._merge_status(path.info.kind, patched, old, path.subresource)
-        return self._write(path, patched, old)
+        return Written(self._write(path, patched, old), decoded.warnings)
 
     # ---- scale ------------------------------------------------------------------------------
     def scale_of(self, obj: Obj) -> Obj:
