@@ -23,11 +23,18 @@ class Change:
 class Resync:
     """The complete current list of one kind (after a list or a relist on 410): it replaces
     whatever the view held for that kind, so objects missing here are gone (no ghosts).
-    `namespace` limits the replacement to one namespace when the source lists per namespace."""
+    `namespace` limits the replacement to one namespace when the source lists per namespace.
+
+    A long list may come in pages, each handed on as it arrives: `more` says another page of the
+    same list follows, `cont` that this page continues the one before. Only the last page (more
+    False) removes what the whole list did not hold. A list that breaks off (more True, and the next
+    Resync of that kind starts afresh with cont False) removes nothing."""
 
     kind: str
     objs: list[Obj]
     namespace: str | None = None
+    more: bool = False
+    cont: bool = False
 
 
 @dataclass(frozen=True, slots=True)

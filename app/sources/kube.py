@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import logging
 import re
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import orjson
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -24,6 +25,7 @@ from app.settings import Settings
 from app.sources import permissions
 from app.sources.base import Change, ClusterInfo, Emit, Resync, Status
 from app.sources.kubeconfig_load import KubeConfigError, LoadedConfig, load
+from app.sources.secrets import scrub, scrub_error
 from app.sources.watching import (
     ApiError,
     Clock,
@@ -32,6 +34,7 @@ from app.sources.watching import (
     Obj,
     Target,
     Transport,
+    Untrusted,
     WatchConfig,
     describe_error,
     infinite_watch,
@@ -52,7 +55,7 @@ _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:?\s*|\bHTTPS?Connecti
 
 
 def _clean(text: str) -> str:
-    return _OBJECT_REPR.sub("", text).strip()
+    return scrub(_OBJECT_REPR.sub("", text).strip())
 
 
 def _error_text(e: BaseException) -> str:
@@ -103,35 +106,42 @@ def blocking_request(
         )
     except ApiException as e:
         if not e.status:
-            raise ConnectionProblem(_clean(str(e.reason))) from e
+            raise ConnectionProblem(_clean(str(e.reason))) from None
         try:
-            data = json.loads(e.body) if e.body else None
-        except (ValueError, TypeError):
+            data = orjson.loads(e.body) if e.body else None
+        except (orjson.JSONDecodeError, TypeError):
             data = e.body
-        raise ApiError.from_status(data, e.status, str(e.reason or "")) from e
-    except urllib3.exceptions.ReadTimeoutError as e:
-        raise ConnectionProblem(f"no answer within {timeout[1]:g} s") from e
+        raise ApiError.from_status(data, e.status, str(e.reason or "")) from None
+    except urllib3.exceptions.ReadTimeoutError:
+        raise ConnectionProblem(f"no answer within {timeout[1]:g} s") from None
     except (urllib3.exceptions.HTTPError, OSError) as e:
-        raise _connection_problem(e) from e
+        raise _connection_problem(e) from None
+    except Exception as e:
+        # e.g. http.client's "Invalid header value b'Bearer …'": the text may hold a credential, so it
+        # is scrubbed and the original (with its traceback) is not chained.
+        raise ConnectionProblem(f"the request could not be sent: {scrub_error(e)}") from None
 
 
 def _read_json(resp: urllib3.BaseHTTPResponse) -> Any:
     try:
         data = resp.data
     except (urllib3.exceptions.HTTPError, OSError) as e:
-        raise _connection_problem(e) from e
+        raise _connection_problem(e) from None
     finally:
         resp.release_conn()
     try:
-        return json.loads(data)
-    except ValueError as e:
-        raise ApiError(500, "BadResponse", f"the answer is not JSON: {data[:200]!r}") from e
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise ApiError(500, "BadResponse", f"the answer is not JSON: {data[:200]!r}") from None
 
 
 class ThreadLineStream:
-    """A watch response read line by line in its own thread; lines reach the event loop through
-    call_soon_threadsafe into an asyncio.Queue. aclose() shuts the socket down (which wakes a
-    blocked read) and joins the thread, so nothing is leaked."""
+    """A watch response read in its own thread; each read's complete lines reach the event loop as
+    one batch (one call_soon_threadsafe per read, not per line) through an asyncio.Queue. The
+    socket's read timeout is the stream's inactivity deadline. aclose() shuts the socket down (which
+    wakes a blocked read) and joins the thread, so nothing is leaked."""
+
+    READ_SIZE = 256 * 1024
 
     def __init__(self, resp: urllib3.BaseHTTPResponse, loop: asyncio.AbstractEventLoop, name: str) -> None:
         self._resp = resp
@@ -150,17 +160,17 @@ class ThreadLineStream:
         buf = b""
         try:
             while not self._closing:
-                data = resp.read1(65536)
+                data = resp.read1(self.READ_SIZE)
                 if not data:
                     break
-                buf += data
-                if b"\n" in data:
-                    *lines, buf = buf.split(b"\n")
-                    for line in lines:
-                        if line.strip():
-                            self._put(line)
+                if b"\n" not in data:
+                    buf += data
+                    continue
+                *lines, rest = (buf + data).split(b"\n")
+                buf = rest
+                self._put(lines)
             if buf.strip() and not self._closing:
-                self._put(buf)
+                self._put([buf])
             self._put(_EOF)
         except urllib3.exceptions.ReadTimeoutError:
             self._put(_EOF if self._closing else InactivityTimeout("the watch stream stopped sending data"))
@@ -175,14 +185,31 @@ class ThreadLineStream:
             with contextlib.suppress(Exception):
                 resp.release_conn()
 
-    async def next_line(self) -> bytes | None:
-        item = await self._queue.get()
-        if item is _EOF:
-            self._queue.put_nowait(_EOF)  # stay at the end for any later call
-            return None
-        if isinstance(item, BaseException):
-            raise item
-        return item
+    async def next_batch(self) -> list[bytes] | None:
+        """Every line that has arrived (waiting for the first); None at the end of the stream."""
+        queue = self._queue
+        item = await queue.get()
+        lines: list[bytes] = []
+        while True:
+            if item is _EOF or isinstance(item, BaseException):
+                if lines:  # hand over what came before the end; the end stays queued for the next call
+                    self._requeue(item)
+                    return lines
+                if item is _EOF:
+                    queue.put_nowait(_EOF)  # stay at the end for any later call
+                    return None
+                raise item
+            lines.extend(item)
+            if queue.empty():
+                return lines
+            item = queue.get_nowait()
+
+    def _requeue(self, item: Any) -> None:
+        rest = [item]
+        while not self._queue.empty():
+            rest.append(self._queue.get_nowait())
+        for it in rest:
+            self._queue.put_nowait(it)
 
     async def aclose(self) -> None:
         if not self._closing:
@@ -321,8 +348,10 @@ class Supervisor:
         self.targets.add(target)
 
     # -- WatchSink --
-    def listed(self, target: Target, objs: list[Obj]) -> None:
-        self.emit(Resync(target.kind.kind, objs, target.namespace))
+    def listed(self, target: Target, objs: list[Obj], *, more: bool = False, cont: bool = False) -> None:
+        self.emit(Resync(target.kind.kind, objs, target.namespace, more=more, cont=cont))
+        if more:
+            return  # fresh once the whole list is in
         self.fresh.add(target)
         self.down_since.pop(target, None)
         self.refusals.pop(target, None)
@@ -337,7 +366,10 @@ class Supervisor:
         self.update()
 
     def down(self, target: Target, error: BaseException) -> None:
-        if target not in self.down_since:
+        if isinstance(error, Untrusted):
+            # The server came back as another (restarted with a fresh store): not live until relisted.
+            self.down_since[target] = (self.clock.now(), f"relisting: {describe_error(error)}")
+        elif target not in self.down_since:
             self.down_since[target] = (self.clock.now(), describe_error(error))
         self.update()
 
@@ -367,7 +399,7 @@ class Supervisor:
             msg = permissions.not_served_message(kind, self.server)
         else:
             msg = permissions.forbidden_message(verb, kind, target.namespace)
-        log.warning("%s (%s)", msg, error)
+        log.warning("%s (%s)", msg, describe_error(error))
         self.refusals[target] = msg
         self.update()
         return True
@@ -395,7 +427,8 @@ class Supervisor:
         now = self.clock.now()
         if self.down_since:
             since, detail = min(self.down_since.values())
-            new = Status("reconnecting", f"cannot reach {self.server}: {detail}", since, problems)
+            where = "" if detail.startswith("relisting") else "cannot reach "
+            new = Status("reconnecting", f"{where}{self.server}: {detail}", since, problems)
         elif self.targets and all(t in self.refusals for t in self.targets):
             new = Status("error", problems[0] if problems else "refused", now, problems)
         elif all(t in self.fresh or t in self.refusals for t in self.targets):
@@ -524,7 +557,8 @@ class KubeSource:
                 await infinite_watch(transport, target, sup, self.config, self.clock)
                 return
             except Exception as e:
-                log.exception("watch of %s failed; restarting it", target)
+                trace = "".join(traceback.format_exception(e))
+                log.error("watch of %s failed; restarting it\n%s", target, scrub(trace))
                 sup.down(target, e)
                 await self.clock.sleep(self.config.backoff_cap)
 

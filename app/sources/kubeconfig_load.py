@@ -18,11 +18,42 @@ from kubernetes.config.incluster_config import (
     InClusterConfigLoader,
 )
 
+from app.sources import secrets
+
 SERVICE_NAMESPACE_FILENAME = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 class KubeConfigError(Exception):
-    """A one-line explanation of why no cluster configuration could be loaded."""
+    """A one-line explanation of why no cluster configuration could be loaded (never a credential:
+    the text is scrubbed)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(secrets.scrub(message))
+
+
+def _trim_credentials(cfg: client.Configuration) -> None:
+    """Credentials as client-go uses them: a token read from a file or a kubeconfig with its
+    surrounding whitespace removed (a token file ending in a newline would otherwise make an invalid
+    header, whose error text shows the token), after every refresh too; and every secret registered
+    so no message or log line can show it."""
+
+    def trim() -> None:
+        for key, value in list(cfg.api_key.items()):
+            if isinstance(value, str):
+                parts = value.strip().split(None, 1)
+                cfg.api_key[key] = " ".join(p.strip() for p in parts)
+                secrets.register(cfg.api_key[key])
+        secrets.register(cfg.password)
+
+    trim()
+    hook = cfg.refresh_api_key_hook
+    if hook is not None:
+
+        def refresh(configuration: client.Configuration) -> None:
+            hook(configuration)
+            trim()
+
+        cfg.refresh_api_key_hook = refresh
 
 
 @dataclass(frozen=True)
@@ -154,6 +185,7 @@ def load_kubeconfig(
             f"kubeconfig {os.pathsep.join(used)}, context {name!r} is incomplete or malformed: "
             f"{type(e).__name__}: {e}"
         ) from e
+    _trim_credentials(cfg)
     return LoadedConfig(cfg, name, cfg.host, namespace, tuple(used))
 
 
@@ -174,6 +206,7 @@ def load_incluster(
             f"in-cluster config unavailable: {e} (needs KUBERNETES_SERVICE_HOST/PORT and the service "
             f"account token at {token_file}; is slicescope running in a pod?)"
         ) from e
+    _trim_credentials(cfg)
     try:
         namespace = Path(namespace_file).read_text(encoding="utf-8").strip() or "default"
     except OSError:

@@ -1,6 +1,8 @@
 """The list+watch loop for one kind (in one namespace, or all), in small layers modelled on kopf's
-watching: list (paged) -> watch from the list's resourceVersion with bookmarks -> relist on 410 ->
-back off and resume on errors; an inactivity timeout catches a silently dead stream.
+watching: list (paged, each page handed on as it arrives) -> watch from the list's resourceVersion
+with bookmarks -> relist on 410 -> back off and resume on errors, but relist whenever a resume cannot
+be trusted (the server's resourceVersions went back: it was restarted with a fresh store); one
+inactivity deadline per stream catches a silently dead one.
 
 Pure of HTTP: a `Transport` brings JSON and raw watch lines, a `WatchSink` takes the results, and
 time comes from a `Clock` (tests pass fakes, so nothing here sleeps for real in unit tests)."""
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
@@ -18,8 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import orjson
+
 from app.kinds import KindInfo
 from app.sources.backoff import Backoff
+from app.sources.secrets import scrub
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +57,41 @@ class Target:
 class ApiError(Exception):
     """The API server answered with an error status (an HTTP error or an ERROR watch event)."""
 
-    def __init__(self, status: int, reason: str = "", message: str = "") -> None:
+    def __init__(
+        self, status: int, reason: str = "", message: str = "", causes: tuple[str, ...] = ()
+    ) -> None:
+        message = scrub(message)
         super().__init__(f"{status} {reason}: {message}" if message else f"{status} {reason}".strip())
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes  # details.causes[].reason of the Status
 
     @classmethod
     def from_status(cls, obj: Any, status: int = 0, reason: str = "") -> ApiError:
         """From a metav1.Status object (or whatever came instead of one)."""
         if isinstance(obj, dict):
             code = obj.get("code")
+            details = obj.get("details")
+            causes = details.get("causes") if isinstance(details, dict) else None
             return cls(
                 code if isinstance(code, int) else status,
                 str(obj.get("reason") or reason),
                 str(obj.get("message") or ""),
+                tuple(str(c.get("reason")) for c in causes if isinstance(c, dict))
+                if isinstance(causes, list)
+                else (),
             )
         return cls(status, reason, str(obj or "")[:300])
 
 
 class Expired(Exception):
     """410: the resourceVersion (or a list's continue token) is too old; relist."""
+
+
+class Untrusted(Expired):
+    """The server no longer knows the versions we resume from (they went back, or are "too large"
+    for it): it was restarted or replaced, so what we hold may be stale; relist."""
 
 
 class ConnectionProblem(Exception):
@@ -85,10 +103,16 @@ class InactivityTimeout(Exception):
 
 
 def describe_error(error: BaseException) -> str:
-    """A short human description for the `reconnecting` banner."""
+    """A short human description for the `reconnecting` banner, never showing a credential."""
     if isinstance(error, ApiError | InactivityTimeout | ConnectionProblem) and str(error):
-        return str(error)
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        return scrub(str(error))
+    return scrub(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
+
+
+def too_large(error: ApiError) -> bool:
+    """The API server's answer to a resourceVersion newer than it has: 504 Timeout with the cause
+    ResourceVersionTooLarge (client-go's IsTooLargeResourceVersion)."""
+    return "ResourceVersionTooLarge" in error.causes or "too large resource version" in error.message.lower()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -96,9 +120,10 @@ def describe_error(error: BaseException) -> str:
 
 
 class LineStream(Protocol):
-    """An open watch response: one raw JSON line per call, None at the end of the stream."""
+    """An open watch response: the raw JSON lines that have arrived (at least one) per call, None at
+    the end of the stream."""
 
-    async def next_line(self) -> bytes | str | None: ...
+    async def next_batch(self) -> list[bytes] | None: ...
 
     async def aclose(self) -> None: ...
 
@@ -114,7 +139,9 @@ class Transport(Protocol):
 class WatchSink(Protocol):
     """Where one watch loop reports (the source's supervisor)."""
 
-    def listed(self, target: Target, objs: list[Obj]) -> None: ...
+    def listed(self, target: Target, objs: list[Obj], *, more: bool = False, cont: bool = False) -> None:
+        """One page of a list (see Resync: `more` another page follows, `cont` continues one)."""
+        ...
 
     def changed(self, target: Target, type_: str, obj: Obj) -> None: ...
 
@@ -162,10 +189,12 @@ class WatchConfig:
 def normalize(obj: Obj, kind: KindInfo) -> Obj:
     """List items carry no kind/apiVersion (watch objects do): add them, so every object looks the
     same downstream; drop managedFields, which nobody here reads and which doubles the memory."""
-    obj.setdefault("kind", kind.kind)
-    obj.setdefault("apiVersion", kind.api_version)
+    if "kind" not in obj:
+        obj["kind"] = kind.kind
+    if "apiVersion" not in obj:
+        obj["apiVersion"] = kind.api_version
     meta = obj.get("metadata")
-    if isinstance(meta, dict):
+    if meta.__class__ is dict:
         meta.pop("managedFields", None)
     return obj
 
@@ -178,49 +207,60 @@ class WatchEvent:
 
 
 def parse_event(line: bytes | str) -> WatchEvent | None:
-    """One watch line -> event; None for a blank or unreadable line (logged, never fatal)."""
-    if not line or not line.strip():
-        return None
+    """One watch line -> event; None for a blank or unreadable line (logged, never fatal: a line
+    nested deeper than the parser allows is unreadable too)."""
     try:
-        data = json.loads(line)
-    except ValueError:
-        log.warning("skipping a watch line that is not JSON: %.200r", line)
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        if line and line.strip():
+            log.warning("skipping a watch line that is not JSON: %.200r", line)
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+    if data.__class__ is not dict or data.get("type").__class__ is not str:
         log.warning("skipping a watch line that is not an event: %.200r", line)
         return None
     obj = data.get("object")
-    if not isinstance(obj, dict):
+    if obj.__class__ is not dict:
         obj = {}
     meta = obj.get("metadata")
-    rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
-    return WatchEvent(data["type"], obj, rv if isinstance(rv, str) and rv else None)
+    rv = meta.get("resourceVersion") if meta.__class__ is dict else None
+    return WatchEvent(data["type"], obj, rv if rv.__class__ is str and rv else None)
+
+
+def rv_number(rv: str | None) -> int | None:
+    """A resourceVersion as a number when it is one (etcd's revisions are; the API calls them
+    opaque, so anything else is never compared)."""
+    return int(rv) if rv and rv.isdigit() else None
 
 
 # ---------------------------------------------------------------------------------------------------
 # Layer 2: a paged list
 
 
-async def list_all(transport: Transport, target: Target, page_size: int) -> tuple[list[Obj], str]:
-    """Every object of the target, page by page (limit/continue); returns them with the list's
-    resourceVersion. An expired continue token (410) starts the list again, once."""
+Pages = Callable[[list[Obj], bool, bool], None]  # (objects, more pages follow, continues a page)
+
+
+async def list_pages(transport: Transport, target: Target, page_size: int, on_page: Pages) -> str:
+    """Every object of the target, page by page (limit/continue), each page handed to `on_page` as
+    it arrives (nothing accumulates); returns the list's resourceVersion. An expired continue token
+    (410) starts the list again, once (the next page then says it does not continue: cont False)."""
     for attempt in range(2):
-        items: list[Obj] = []
         cont: str | None = None
         rv = ""
+        first = True
         try:
             while True:
                 page = await transport.list(target, limit=page_size, cont=cont)
                 if not isinstance(page, dict):
                     raise ApiError(500, "BadList", "the list answer is not a JSON object")
-                for item in page.get("items") or ():
-                    if isinstance(item, dict):
-                        items.append(normalize(item, target.kind))
+                items = page.get("items") or ()
+                objs = [normalize(item, target.kind) for item in items if item.__class__ is dict]
                 meta = page.get("metadata") or {}
                 rv = str(meta.get("resourceVersion") or rv)
                 cont = meta.get("continue") or None
+                on_page(objs, cont is not None, not first)
+                first = False
                 if not cont:
-                    return items, rv
+                    return rv
         except ApiError as e:
             if e.status == 410 and cont is not None and attempt == 0:
                 log.info("continue token for %s expired; listing again", target)
@@ -229,33 +269,119 @@ async def list_all(transport: Transport, target: Target, page_size: int) -> tupl
     raise AssertionError("unreachable")
 
 
+async def list_all(transport: Transport, target: Target, page_size: int) -> tuple[list[Obj], str]:
+    """Every object of the target in one list, with the list's resourceVersion."""
+    items: list[Obj] = []
+
+    def page(objs: list[Obj], more: bool, cont: bool) -> None:
+        if not cont:
+            items.clear()  # a list started again
+        items.extend(objs)
+
+    rv = await list_pages(transport, target, page_size, page)
+    return items, rv
+
+
 # ---------------------------------------------------------------------------------------------------
 # Layer 3: one watch stream
 
 
-async def read_line(
-    stream: LineStream, limit: float | None, sleep: Callable[[float], Awaitable[object]]
-) -> bytes | str | None:
-    """The next line, or InactivityTimeout if `sleep(limit)` finishes first (injectable sleep, so
-    tests need no real time; asyncio.timeout would tie it to the loop's clock)."""
-    timeout = limit
-    if timeout is None:
-        return await stream.next_line()
-    line_task = asyncio.ensure_future(stream.next_line())
-    timer = asyncio.ensure_future(sleep(timeout))
+class Watchdog:
+    """One inactivity deadline per stream (not a timer per line): a task that sleeps `limit` at a
+    time on the injectable clock and, when no batch arrived during a whole sleep, cancels the reading
+    task, which then raises InactivityTimeout (asyncio.timeout's way, but on the injectable clock)."""
+
+    def __init__(self, limit: float, sleep: Callable[[float], Awaitable[object]]) -> None:
+        self.limit = limit
+        self.sleep = sleep
+        self.beats = 0
+        self.fired = False
+        self._reader = asyncio.current_task()
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        seen = -1
+        while seen != self.beats:
+            seen = self.beats
+            await self.sleep(self.limit)
+        self.fired = True
+        if self._reader is not None:
+            self._reader.cancel()
+
+    def timed_out(self) -> bool:
+        """After a CancelledError in the reader: True when the watchdog caused it (and only it)."""
+        return self.fired and self._reader is not None and self._reader.uncancel() == 0
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def watch_batches(
+    transport: Transport,
+    target: Target,
+    resource_version: str,
+    cfg: WatchConfig,
+    clock: Clock,
+    on_open: Callable[[], None] | None = None,
+) -> AsyncIterator[list[WatchEvent]]:
+    """The events of one watch stream from `resource_version` until the server ends it, a batch
+    (whatever arrived together) at a time. BOOKMARKs are included (they only move the
+    resourceVersion); an ERROR event raises Expired for 410, ApiError otherwise; a 504 "too large
+    resource version" raises Untrusted. The stream is always closed, also on cancellation."""
     try:
-        await asyncio.wait({line_task, timer}, return_when=asyncio.FIRST_COMPLETED)
+        stream = await transport.watch(
+            target, resource_version=resource_version, timeout_seconds=cfg.timeout_seconds
+        )
+    except ApiError as e:
+        if e.status == 410:
+            raise Expired(e.message or str(e)) from e
+        if too_large(e):
+            raise Untrusted(e.message or str(e)) from e
+        raise
+    dog = Watchdog(cfg.inactivity_seconds, clock.sleep) if cfg.inactivity_seconds is not None else None
+    try:
+        if on_open is not None:
+            on_open()
+        while True:
+            try:
+                lines = await stream.next_batch()
+            except asyncio.CancelledError:
+                if dog is not None and dog.timed_out():
+                    raise InactivityTimeout(
+                        f"no data for {cfg.inactivity_seconds:g} s: the watch stream looks dead"
+                    ) from None
+                raise
+            if lines is None:
+                return
+            if dog is not None:
+                dog.beats += 1
+            batch: list[WatchEvent] = []
+            for line in lines:
+                event = parse_event(line)
+                if event is None:
+                    continue
+                kind = event.type
+                if kind == "ERROR":
+                    if batch:
+                        yield batch  # what came before the error is good
+                    err = ApiError.from_status(event.obj, 500, "WatchError")
+                    if err.status == 410:
+                        raise Expired(err.message or "resource version too old")
+                    if too_large(err):
+                        raise Untrusted(err.message)
+                    raise err
+                if kind not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
+                    log.warning("skipping a watch event of unknown type %r", kind)
+                    continue
+                batch.append(event)
+            if batch:
+                yield batch
     finally:
-        for t in (line_task, timer):
-            if not t.done():
-                t.cancel()
-        # Reap both so nothing is left pending (and cancellation of us still propagates).
-        await asyncio.gather(line_task, timer, return_exceptions=True)
-    if line_task.done() and not line_task.cancelled():
-        return line_task.result()
-    if timer.done() and not timer.cancelled():
-        raise InactivityTimeout(f"no data for {timeout:g} s: the watch stream looks dead")
-    raise asyncio.CancelledError
+        if dog is not None:
+            await dog.stop()
+        await stream.aclose()
 
 
 async def watch_events(
@@ -266,38 +392,12 @@ async def watch_events(
     clock: Clock,
     on_open: Callable[[], None] | None = None,
 ) -> AsyncIterator[WatchEvent]:
-    """Events of one watch stream from `resource_version` until the server ends it. BOOKMARKs are
-    yielded (they only move the resourceVersion); an ERROR event raises Expired for 410, ApiError
-    otherwise. The stream is always closed, also on cancellation."""
-    try:
-        stream = await transport.watch(
-            target, resource_version=resource_version, timeout_seconds=cfg.timeout_seconds
-        )
-    except ApiError as e:
-        if e.status == 410:
-            raise Expired(e.message or str(e)) from e
-        raise
-    try:
-        if on_open is not None:
-            on_open()
-        while True:
-            line = await read_line(stream, cfg.inactivity_seconds, clock.sleep)
-            if line is None:
-                return
-            event = parse_event(line)
-            if event is None:
-                continue
-            if event.type == "ERROR":
-                err = ApiError.from_status(event.obj, 500, "WatchError")
-                if err.status == 410:
-                    raise Expired(err.message or "resource version too old")
-                raise err
-            if event.type not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
-                log.warning("skipping a watch event of unknown type %r", event.type)
-                continue
-            yield event
-    finally:
-        await stream.aclose()
+    """watch_batches one event at a time."""
+    gen = watch_batches(transport, target, resource_version, cfg, clock, on_open)
+    async with contextlib.aclosing(gen):
+        async for batch in gen:
+            for event in batch:
+                yield event
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -315,14 +415,21 @@ async def continuous_watch(
     clock: Clock,
     state: WatchState,
 ) -> None:
-    """List if needed, then watch from the last resourceVersion until the stream ends.
-    Raises Expired (relist), ApiError, ConnectionProblem, InactivityTimeout for the caller to handle."""
+    """List if needed, else check that a resume can be trusted; then watch from the last
+    resourceVersion until the stream ends. Raises Expired (relist), Untrusted (relist), ApiError,
+    ConnectionProblem, InactivityTimeout for the caller to handle."""
+    if state.resource_version is not None and not state.just_listed:
+        await verify_resume(transport, target, state)
     if state.resource_version is None:
         state.verb = "list"
-        objs, rv = await list_all(transport, target, cfg.page_size)
+
+        def page(objs: list[Obj], more: bool, cont: bool) -> None:
+            sink.listed(target, objs, more=more, cont=cont)
+
+        rv = await list_pages(transport, target, cfg.page_size, page)
         state.resource_version = rv
+        state.seen = rv_number(rv)
         state.just_listed = True
-        sink.listed(target, objs)
         # Not the reconnect backoff: only a watch that works proves the outage is over.
         state.refused_backoff.reset()
     state.verb = "watch"
@@ -333,16 +440,28 @@ async def continuous_watch(
         state.refused_backoff.reset()
         sink.up(target)
 
-    gen = watch_events(transport, target, state.resource_version, cfg, clock, on_open=opened)
+    gen = watch_batches(transport, target, state.resource_version, cfg, clock, on_open=opened)
+    kind = target.kind
+    changed = sink.changed
     try:
         async with contextlib.aclosing(gen):
-            async for event in gen:
-                events += 1
+            async for batch in gen:
+                events += len(batch)
                 state.just_listed = False
-                if event.resource_version:
-                    state.resource_version = event.resource_version
-                if event.type != "BOOKMARK":
-                    sink.changed(target, event.type, normalize(event.obj, target.kind))
+                for event in batch:
+                    rv = event.resource_version
+                    if rv:
+                        number = rv_number(rv)
+                        if number is not None:
+                            if state.seen is not None and number < state.seen:
+                                raise Untrusted(
+                                    f"the server sent resourceVersion {rv} after {state.seen}: "
+                                    "it was restarted or replaced"
+                                )
+                            state.seen = number
+                        state.resource_version = rv
+                    if event.type != "BOOKMARK":
+                        changed(target, event.type, normalize(event.obj, kind))
     finally:
         # Only a stream that brought something, or lived a while, proves the server is healthy:
         # one that is accepted and dropped at once keeps the backoff growing.
@@ -354,9 +473,25 @@ async def continuous_watch(
         await clock.sleep(state.backoff.next_delay())
 
 
+async def verify_resume(transport: Transport, target: Target, state: WatchState) -> None:
+    """Before resuming from a resourceVersion, ask the server for its current one (a one-item list):
+    lower than what we have seen means a restarted or replaced server whose store is not the one we
+    hold. Raises Untrusted then, and the caller lists afresh (the old objects go, no ghosts)."""
+    if state.seen is None:
+        return
+    page = await transport.list(target, limit=1, cont=None)
+    meta = page.get("metadata") if isinstance(page, dict) else None
+    current = rv_number(str(meta.get("resourceVersion") or "")) if isinstance(meta, dict) else None
+    if current is not None and current < state.seen:
+        raise Untrusted(
+            f"the server is at resourceVersion {current} but had sent {state.seen}: it was restarted"
+        )
+
+
 @dataclass
 class WatchState:
     resource_version: str | None = None  # None: the next round lists
+    seen: int | None = None  # the highest resourceVersion seen since the last list, as a number
     verb: str = "list"
     just_listed: bool = False  # listed, and no event since: a 410 now must not relist in a loop
     backoff: Backoff = field(default_factory=Backoff)
@@ -379,12 +514,17 @@ async def infinite_watch(
         try:
             await continuous_watch(transport, target, sink, cfg, clock, state)
         except Expired as e:
-            log.info("watch of %s expired (%s): relisting", target, e)
+            log.info("watch of %s expired (%s): relisting", target, scrub(str(e)))
             if state.just_listed:
                 await clock.sleep(state.backoff.next_delay())
+            if isinstance(e, Untrusted):
+                sink.down(target, e)  # not live until the new list is in
             state.resource_version = None
         except ApiError as e:
             if e.status in REFUSALS:
+                # Refused after having been let in (credentials rotated, another server behind the
+                # address): what we hold cannot be trusted any more, so list again when let back in.
+                state.resource_version = None
                 if not sink.refused(target, state.verb, e):
                     return
                 await clock.sleep(state.refused_backoff.next_delay())

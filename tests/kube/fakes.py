@@ -67,10 +67,12 @@ class FakeStream:
         self.closed = False
         self._forever = asyncio.Event()
 
-    async def next_line(self) -> bytes | str | None:
+    async def next_batch(self) -> list[bytes] | None:
+        """One line a call (the slowest a real stream can be), then the scripted end."""
         await asyncio.sleep(0)
         if self.lines:
-            return self.lines.pop(0)
+            line = self.lines.pop(0)
+            return [line.encode() if isinstance(line, str) else line]
         if isinstance(self.end, BaseException):
             raise self.end
         if self.end == HANG:
@@ -117,6 +119,11 @@ class FakeTransport:
         script = self.scripts[path].pop(0) if self.scripts[path] else Script(end=HANG)
         if script.error is not None:
             raise script.error
+        # A server is at least at the versions it streams: later lists say so.
+        for line in script.lines:
+            rv = (json.loads(line).get("object") or {}).get("metadata", {}).get("resourceVersion", "")
+            if rv.isdigit() and self.list_rv[path].isdigit() and int(rv) > int(self.list_rv[path]):
+                self.list_rv[path] = rv
         stream = FakeStream(script)
         self.streams.append(stream)
         return stream
@@ -164,8 +171,12 @@ class RecordingSink:
     log: list[tuple[str, Any]] = field(default_factory=list)
     refuse_returns: bool = True
 
-    def listed(self, target: Target, objs: list[Obj]) -> None:
-        self.log.append(("listed", [o["metadata"]["name"] for o in objs]))
+    def listed(self, target: Target, objs: list[Obj], *, more: bool = False, cont: bool = False) -> None:
+        names = [o["metadata"]["name"] for o in objs]
+        if cont and self.log and self.log[-1][0] == "listed":
+            self.log[-1][1].extend(names)  # pages of one list read as one list here
+        else:
+            self.log.append(("listed", names))
 
     def changed(self, target: Target, type_: str, obj: Obj) -> None:
         self.log.append(("changed", (type_, obj["metadata"].get("name"))))
@@ -214,7 +225,7 @@ class Mirror:
         if isinstance(item, Status):
             self.statuses.append(item)
         elif isinstance(item, Resync):
-            for key in [k for k in self.objects if k[0] == item.kind]:
+            for key in [k for k in self.objects if k[0] == item.kind and not item.cont]:
                 if item.namespace is None or key[1] == item.namespace:
                     del self.objects[key]
             for obj in item.objs:

@@ -69,11 +69,15 @@ class FixtureApi:
                 if msg["type"] == "http.disconnect":
                     return
         name = LISTS.get(path)
-        body = (
-            (FIXTURES / name).read_bytes()
+        doc = (
+            json.loads((FIXTURES / name).read_bytes())
             if name
-            else json.dumps({"kind": "List", "metadata": {"resourceVersion": "286"}, "items": []}).encode()
+            else {"kind": "List", "metadata": {"resourceVersion": "286"}, "items": []}
         )
+        if path in self.watched:
+            # After the captured changes the server is at the captures' last resourceVersion.
+            doc["metadata"]["resourceVersion"] = "334"
+        body = json.dumps(doc).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -142,6 +146,9 @@ async def test_fixture_api_over_real_http(tmp_path: Path) -> None:
     assert first_pods["allowWatchBookmarks"] == "true"
     assert int(first_pods["timeoutSeconds"]) == 120
     lists = [(p, q) for p, q, _ in api.requests if "watch" not in q]
-    assert all(q.get("limit") == "500" for _, q in lists)
+    # pages of 500, and one-item lists checking the server before a resume is trusted
+    assert {q.get("limit") for _, q in lists} <= {"500", "1"}
+    assert ("/api/v1/pods", "1") in [(p, q.get("limit")) for p, q in lists]
+    assert sum(p == "/api/v1/pods" and q.get("limit") == "500" for p, q in lists) == 1  # no relist
     assert all(h.get("authorization") == "Bearer s3cret" for _, _, h in api.requests)
     assert {p for p, _ in watches} >= set(WATCHES)

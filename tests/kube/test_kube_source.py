@@ -61,7 +61,7 @@ def path(kind: str, ns: str | None = None) -> str:
 async def test_connecting_then_live_with_one_resync_per_kind_then_changes() -> None:
     transport = FakeTransport()
     transport.objects[path("Pod")] = [pod("a", "1"), pod("b", "2")]
-    transport.scripts[path("Pod")] = [Script([event("ADDED", pod("c", "3"))], end="hang")]
+    transport.scripts[path("Pod")] = [Script([event("ADDED", pod("c", "103"))], end="hang")]
     clock = FakeClock()
     mirror = Mirror()
     async with running(make_source(transport, clock), mirror):
@@ -112,9 +112,10 @@ async def test_outage_shows_reconnecting_since_the_failure_then_live_again() -> 
     assert first.since == 1_000_000.0  # when the stream broke, and it stays so while still down
     assert all(s.since == first.since for s in reconnecting)
     assert states[-1] == "live"
-    # resumed from the last seen resourceVersion: no relist
+    # resumed from the last seen resourceVersion, each time after checking the server had not gone
+    # back (a one-item list): no relist
     assert [rv for p, rv in transport.watch_calls if p == path("Pod")] == ["100", "101", "101"]
-    assert len([c for c in transport.list_calls if c[0] == path("Pod")]) == 1
+    assert [limit for p, limit, _ in transport.list_calls if p == path("Pod")] == [500, 1, 1]
 
 
 async def test_410_relists_and_objects_deleted_during_the_outage_disappear() -> None:

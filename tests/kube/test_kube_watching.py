@@ -199,9 +199,10 @@ async def test_410_relists_and_the_new_list_drops_objects_deleted_meanwhile() ->
     await run_until(infinite_watch(transport, PODS, sink, WatchConfig(), clock_of(clock)), after_first_list)
     assert sink.of("listed") == [["a", "b", "c"], ["a", "d"]]
     assert sink.of("changed") == [("MODIFIED", "a")]
-    # watched from the list's rv, then from the last event's rv (stream ended normally), then relisted
+    # watched from the list's rv, then from the last event's rv (the stream ended normally; the
+    # server was checked not to have gone back first), then relisted
     assert [rv for _, rv in transport.watch_calls[:2]] == ["12", "13"]
-    assert len(transport.list_calls) == 2
+    assert [limit for _, limit, _ in transport.list_calls] == [500, 1, 500]
 
 
 def test_backoff_grows_caps_stays_within_jitter_bounds_and_resets() -> None:
@@ -231,7 +232,7 @@ async def test_connection_failures_back_off_exponentially_and_a_working_watch_re
     transport.objects[PODS.path()] = [pod("a", "1")]
     transport.scripts[PODS.path()] = [
         # a working stream (an event arrives), then it breaks, then the server is gone again
-        Script([event("ADDED", pod("b", "2"))], end=ConnectionProblem("reset")),
+        Script([event("ADDED", pod("b", "101"))], end=ConnectionProblem("reset")),
         Script(error=ConnectionProblem("refused")),
         Script(error=ConnectionProblem("refused")),
     ]
@@ -239,13 +240,14 @@ async def test_connection_failures_back_off_exponentially_and_a_working_watch_re
     clock = FakeClock(rand=0.0)
     await run_until(
         infinite_watch(transport, PODS, sink, WatchConfig(backoff_jitter=0.5), clock_of(clock)),
-        lambda: len(transport.watch_calls) >= 4,
+        lambda: len(clock.sleeps) >= 6,
     )
-    assert clock.sleeps == [1, 2, 4, 1, 2, 4]
+    assert clock.sleeps[:6] == [1, 2, 4, 1, 2, 4]
     assert sink.kinds()[:5] == ["down"] * 3 + ["listed", "up"]
-    # After the list, every reconnect resumes from the last resourceVersion, never relisting.
-    assert len(transport.list_calls) == 4
-    assert [rv for _, rv in transport.watch_calls] == ["100", "2", "2", "2"]
+    # After the list, every reconnect resumes from the last resourceVersion, never relisting (a
+    # one-item list checks first that the server has not gone back).
+    assert [limit for _, limit, _ in transport.list_calls][:6] == [500] * 4 + [1] * 2
+    assert [rv for _, rv in transport.watch_calls][:3] == ["100", "101", "101"]
 
 
 async def test_a_silent_stream_hits_the_inactivity_timeout_and_reconnects_from_its_rv() -> None:
@@ -265,15 +267,23 @@ async def test_a_silent_stream_hits_the_inactivity_timeout_and_reconnects_from_i
     assert transport.watch_calls == [(PODS.path(), "40"), (PODS.path(), "41")]
 
 
-async def test_read_line_times_out_only_when_the_stream_is_silent() -> None:
-    from app.sources.watching import read_line
-    from tests.kube.fakes import FakeStream
-
+async def test_one_watchdog_per_stream_times_out_only_when_the_stream_is_silent() -> None:
+    transport = FakeTransport()
+    # A stream that talks for a while: 50 lines, a watchdog sleep of 5 between each few, never fires.
+    transport.scripts[PODS.path()] = [
+        Script([event("MODIFIED", pod("a", str(101 + i))) for i in range(50)], end=HANG)
+    ]
     clock = FakeClock()
-    talking = FakeStream(Script([b"x"], end=HANG))
-    assert await read_line(talking, 5, clock.sleep) == b"x"
+    cfg = WatchConfig(inactivity_seconds=5)
+    got = []
     with pytest.raises(InactivityTimeout):
-        await read_line(talking, 5, clock.sleep)
+        async with contextlib.aclosing(watch_events(transport, PODS, "100", cfg, clock_of(clock))) as gen:
+            async for e in gen:
+                got.append(e.resource_version)
+    assert got == [str(101 + i) for i in range(50)]  # every line, then the timeout in the silence
+    assert set(clock.sleeps) == {5}  # the one deadline's sleeps, no timer per line
+    assert transport.streams[0].closed
+    assert not [t for t in asyncio.all_tasks() if "Watchdog" in repr(t.get_coro())]
 
 
 async def test_a_stream_that_closes_at_once_does_not_spin() -> None:
