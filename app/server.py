@@ -366,8 +366,10 @@ def create_app(
     @app.get("/api/snapshot")
     async def snapshot() -> Response:
         # the same encoded text new streams start with: one encoding per seq, however many ask
-        data = rt.hub.snapshot_message().data
-        return Response(data, media_type="application/json", headers=NO_STORE)
+        msg = rt.hub.snapshot_message()
+        # the stream id of this state: the page fetches the snapshot, then its /events resumes from it
+        headers = {**NO_STORE, "X-Slicescope-Event-Id": rt.hub.event_id(msg.seq)}
+        return Response(msg.data, media_type="application/json", headers=headers)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

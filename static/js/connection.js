@@ -154,7 +154,9 @@ export function createConnection(options) {
   }
 
   return {
-    start() {
+    /** Open the stream; `lastEventId` ("<instance>.<seq>", from a fetched snapshot) says where to resume. @param {string|null} [lastEventId] */
+    start(lastEventId) {
+      if (lastEventId) instance = instanceOf(lastEventId);
       stopped = false;
       if (!source && !retryTimer) open();
     },

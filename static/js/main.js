@@ -268,9 +268,31 @@ connection.onMessage((msg) => {
 });
 
 applyFilter();
-// the first view comes as the stream's first message (nothing is inlined in the page): the top of the
-// page is drawn in the frame after it arrives, the rest as it comes near the viewport
-connection.start();
+/**
+ * The first view is fetched (not inlined in the page: megabytes on a big cluster; and a fetched body
+ * parses in one go, where a stream message that size costs the page many long tasks). The top of the
+ * page is drawn in the next frame, the rest as it comes near the viewport; the stream resumes after it.
+ */
+async function load() {
+  /** @type {string|null} */
+  let id = null;
+  try {
+    const res = await fetch("api/snapshot", { headers: { Accept: "application/json" } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    id = res.headers.get("X-Slicescope-Event-Id");
+    const snap = await res.json();
+    const first = model ? null : reduce(null, { type: "snapshot", data: snap });
+    if (first) {
+      model = first.model;
+      merge(first.changes);
+      scheduleRender();
+    }
+  } catch {
+    // no snapshot: the stream sends one first
+  }
+  connection.start(id);
+}
+load();
 
 // any drawn pod (chip, left-out pod, orphan) opens the pod panel
 document.addEventListener("click", (ev) => {

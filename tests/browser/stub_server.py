@@ -541,9 +541,8 @@ def create_stub_app(
 
     @app.get("/api/snapshot")
     async def snapshot() -> Response:
-        return Response(
-            hub.snapshot_text(), media_type="application/json", headers={"Cache-Control": "no-store"}
-        )
+        headers = {"Cache-Control": "no-store", "X-Slicescope-Event-Id": str(hub.seq)}
+        return Response(hub.snapshot_text(), media_type="application/json", headers=headers)
 
     @app.get("/events")
     async def events(request: Request, lastEventId: str | None = None) -> EventSourceResponse:
@@ -623,7 +622,12 @@ def create_stub_app(
     async def churn_state() -> Any:
         task = churn["task"]
         log = churn["log"][-20000:]
-        return {"running": bool(task and not task.done()), "flips": churn["flips"], "seq": hub.seq, "log": log}
+        return {
+            "running": bool(task and not task.done()),
+            "flips": churn["flips"],
+            "seq": hub.seq,
+            "log": log,
+        }
 
     def forbidden() -> JSONResponse | None:
         return None if actions else JSONResponse({"error": "read-only"}, status_code=403)
