@@ -100,7 +100,12 @@ def item_json(item: SourceItem) -> dict[str, Any]:
     if isinstance(item, Change):
         return {"item": "change", "type": item.type, "kind": item.kind, "obj": item.obj}
     if isinstance(item, Resync):
-        return {"item": "resync", "kind": item.kind, "namespace": item.namespace, "objs": item.objs}
+        out = {"item": "resync", "kind": item.kind, "namespace": item.namespace, "objs": item.objs}
+        if item.more:
+            out["more"] = True
+        if item.cont:
+            out["cont"] = True
+        return out
     if isinstance(item, Status):
         return {
             "item": "status",
@@ -146,7 +151,10 @@ def parse_item(data: Any) -> tuple[float, SourceItem]:
             raise ValueError('a resync needs a list of objects in "objs"')
         if ns is not None and not isinstance(ns, str):
             raise ValueError('a resync\'s "namespace" must be a string or null')
-        return float(t), Resync(kind, objs, ns)
+        more, cont = data.get("more", False), data.get("cont", False)
+        if not isinstance(more, bool) or not isinstance(cont, bool):
+            raise ValueError('a resync\'s "more" and "cont" must be true or false')
+        return float(t), Resync(kind, objs, ns, more=more, cont=cont)
     if what == "status":
         state, message, since = data.get("state"), data.get("message", ""), data.get("since", 0.0)
         problems = data.get("problems", [])
@@ -178,6 +186,7 @@ class State:
     def __init__(self) -> None:
         self.objects: dict[str, dict[tuple[str, str], Obj]] = {}
         self.status: Status | None = None
+        self._listing: dict[tuple[str, str | None], set[tuple[str, str]]] = {}  # lists arriving in pages
 
     @property
     def empty(self) -> bool:
@@ -188,16 +197,23 @@ class State:
         if isinstance(item, Status):
             self.status = item
         elif isinstance(item, Resync):
+            # As the view does: pages put their objects, the last page removes what none listed.
             objs = self.objects.setdefault(item.kind, {})
-            if item.namespace is None:
-                objs.clear()
-            else:
-                for key in [k for k in objs if k[0] == item.namespace]:
-                    del objs[key]
+            scope = (item.kind, item.namespace)
+            seen = self._listing.pop(scope, None) if item.cont else None
+            if seen is None:
+                seen = set()
             for obj in item.objs:
                 key = _key(obj) if isinstance(obj, dict) else None
                 if key is not None and (item.namespace is None or key[0] == item.namespace):
                     objs[key] = obj
+                    seen.add(key)
+            if item.more:
+                self._listing[scope] = seen
+                return
+            for key in [k for k in objs if (item.namespace is None or k[0] == item.namespace)]:
+                if key not in seen:
+                    del objs[key]
         elif isinstance(item, Change):
             objs = self.objects.setdefault(item.kind, {})
             key = _key(item.obj) if isinstance(item.obj, dict) else None

@@ -94,6 +94,8 @@ class ViewEngine:
         self._timed: list[tuple[float, Key]] = []
         self._next_id = 1
         self._synced: set[tuple[str, str | None]] = set()
+        # (kind, namespace) -> (keys listed so far, quiet) while a list arrives in pages
+        self._listing: dict[tuple[str, str | None], tuple[set[Key], bool]] = {}
         self.stats: Counter[str] = Counter()  # projections done and objects skipped (tests and debugging)
 
     # ------------------------------------------------------------ input
@@ -136,6 +138,7 @@ class ViewEngine:
         self.index = Index()
         self._cache = Cache()
         self._synced.clear()
+        self._listing.clear()
         self._timed.clear()
         self._drafts.clear()
         self._timeline.clear()
@@ -176,10 +179,12 @@ class ViewEngine:
         kind, ns = item.kind, item.namespace
         if kind not in SLIMMERS:
             return
-        # The first list of a kind builds the picture silently; later relists are missed changes: shown.
-        quiet = (kind, ns) not in self._synced and (kind, None) not in self._synced
-        self._synced.add((kind, ns))
-        seen: set[Key] = set()
+        listing = self._listing.pop((kind, ns), None) if item.cont else None
+        if listing is None:
+            # The first list of a kind builds the picture silently; later relists are missed changes: shown.
+            quiet = (kind, ns) not in self._synced and (kind, None) not in self._synced
+            listing = (set(), quiet)
+        seen, quiet = listing
         now = self._now()
         for obj in item.objs if isinstance(item.objs, list) else ():
             try:
@@ -192,6 +197,10 @@ class ViewEngine:
                 continue
             seen.add(new.key)
             self._put(new, quiet)
+        if item.more:  # another page of this list follows: only the last one removes what is gone
+            self._listing[(kind, ns)] = listing
+            return
+        self._synced.add((kind, ns))
         for key in self.index.keys_of(kind, ns):
             if key not in seen:
                 self._remove(kind, key, quiet)
