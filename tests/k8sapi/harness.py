@@ -40,14 +40,24 @@ class LiveCluster:
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
 
+    def advance(self, seconds: float) -> None:
+        """Move a manual clock (speed=None) forward, running what falls due, on the server's loop."""
+        self.call(lambda: self.cluster.clock.advance(seconds))
+
     def kubectl(
-        self, *args: str, check: bool = True, timeout: float = 60, kubeconfig: Path | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 60,
+        kubeconfig: Path | None = None,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         config = str(kubeconfig or self.kubeconfig)
         env = {**os.environ, "KUBECONFIG": config, "NO_COLOR": "1"}
         proc = subprocess.run(
             ["kubectl", "--kubeconfig", config, *args],
             capture_output=True,
+            input=stdin,
             text=True,
             timeout=timeout,
             env=env,
@@ -84,10 +94,16 @@ def _keep_clock_fresh(clock: SimClock, every: float) -> None:
 
 @contextlib.contextmanager
 def live_cluster(
-    tmp_path: Path, *, speed: float = 20.0, nodes: int = 3, bookmark_interval: float = 60.0
+    tmp_path: Path,
+    *,
+    speed: float | None = 20.0,
+    nodes: int = 3,
+    bookmark_interval: float = 60.0,
+    cluster_type: type[SimCluster] = SimCluster,
 ) -> Iterator[LiveCluster]:
+    """speed=None: the simulated clock only moves when the test advances it (`lc.advance`)."""
     clock = SimClock(start=time.time())
-    cluster = SimCluster(clock, SimConfig(nodes=nodes))
+    cluster = cluster_type(clock, SimConfig(nodes=nodes))
     api = create_k8s_api(cluster, TOKEN, bookmark_interval=bookmark_interval)
     holder: dict[str, asyncio.AbstractEventLoop] = {}
 
@@ -95,6 +111,9 @@ def live_cluster(
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         holder["loop"] = asyncio.get_running_loop()
         cluster.start()
+        if speed is None:
+            yield
+            return
         _keep_clock_fresh(clock, 0.5)
         task = asyncio.create_task(RealtimeDriver(clock, speed).run())
         try:
