@@ -1,13 +1,20 @@
-"""The command line: flags fill Settings, bad input is one line on stderr with exit code 2, and
-`python -m app` serves the dashboard (and, with a kubeconfig, watches another slicescope's API)."""
+"""The command line: flags fill Settings, bad input is one line on stderr with exit code 2 and is
+reported before the port is bound (so a busy port never hides it), a busy port is one line naming
+--port, `python -m app` serves the dashboard (and, with a kubeconfig, watches another slicescope's
+API), and `slicescope kubeconfig FILE` writes a kubeconfig for a dashboard already running, whose
+API token survives a restart. No test here needs a particular port to be free: the default port is
+held busy on purpose by the tests that would otherwise use it."""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,10 +42,44 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
     )
 
 
-def free_port() -> int:
+@contextmanager
+def listening(port: int = 0) -> Iterator[int]:
+    """Something listening on 127.0.0.1:`port` (0: any free one) for the block; yields the port."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+@pytest.fixture
+def default_port_busy() -> Iterator[int]:
+    """127.0.0.1:8000 (the default --port) is taken: by us if nobody else has it."""
+    try:
+        with listening(8000) as port:
+            yield port
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        yield 8000
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with listening() as port:
+        yield port
+
+
+@pytest.fixture
+def no_serving(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, tuple[str, int], str]]:
+    """cli.serve replaced: main() returns after binding; each call is (app, bound address, log level)."""
+    calls: list[tuple[Any, tuple[str, int], str]] = []
+
+    def serve(app: Any, sock: socket.socket, log_level: str) -> None:
+        calls.append((app, sock.getsockname(), log_level))
+        assert sock.getsockname()[1] != 0  # bound before serving
+
+    monkeypatch.setattr(cli, "serve", serve)
+    return calls
 
 
 # ---- flags -> Settings ----------------------------------------------------------------
@@ -107,6 +148,8 @@ BAD = [
     (["--scenario", "s.yaml", "--kube"], "--scenario"),
     (["--present-token", "short"], "--present-token"),
     (["--present-token", "has space in it"], "--present-token"),
+    (["--api-token", "short"], "--api-token"),
+    (["--kube", "--api-token", "long-enough-token"], "--api-token"),
 ]
 
 
@@ -144,14 +187,16 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, default_port_busy: int) -> None:
     assert "--port" in one_line_error(run_cli("--port", "nope"))  # argparse's own errors
     broken = tmp_path / "broken"
     broken.write_text("clusters: [\n")
     assert str(broken) in one_line_error(run_cli("--kubeconfig", str(broken)))  # KubeConfigError
 
 
-def test_bad_scenarios_recordings_and_record_paths_are_one_line(tmp_path: Path) -> None:
+def test_bad_scenarios_recordings_and_record_paths_are_one_line(
+    tmp_path: Path, default_port_busy: int
+) -> None:
     scenario = tmp_path / "lesson.yaml"
     scenario.write_text("name: my-lesson\ntitle: T\nsummary: S\nsteps:\n  - title: A\n    narration: N\n"
                         "    actions:\n      - scael: {deployment: web, replicas: 2}\n")  # fmt: skip
@@ -161,8 +206,54 @@ def test_bad_scenarios_recordings_and_record_paths_are_one_line(tmp_path: Path) 
     not_a_recording.write_text('{"hello": 1}\n')
     assert str(not_a_recording) in one_line_error(run_cli("--replay", str(not_a_recording)))
     missing = tmp_path / "nowhere" / "rec.jsonl"
-    line = one_line_error(run_cli("--port", str(free_port()), "--record", str(missing)))
+    line = one_line_error(run_cli("--record", str(missing)))
     assert "--record" in line and str(missing) in line
+
+
+def test_every_input_is_checked_before_the_port_is_bound(tmp_path: Path, busy_port: int) -> None:
+    """With the port taken, each bad input still gets its own error, not the port's; in process, so
+    the whole list runs in a second."""
+    broken = tmp_path / "broken"
+    broken.write_text("clusters: [\n")
+    good = tmp_path / "config"
+    good.write_text(
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+        "current-context: x\n"
+    )
+    bad_scenario = tmp_path / "lesson.yaml"
+    bad_scenario.write_text("name: x\nsteps: [\n")
+    not_a_recording = tmp_path / "notes.jsonl"
+    not_a_recording.write_text('{"hello": 1}\n')
+    a_folder = tmp_path / "folder"
+    a_folder.mkdir()
+    cases = [
+        (["--kubeconfig", str(broken)], str(broken)),
+        (["--kubeconfig", str(good), "--context", "nope"], "nope"),
+        (["--scenario", str(bad_scenario)], str(bad_scenario)),
+        (["--replay", str(not_a_recording)], str(not_a_recording)),
+        (["--record", str(tmp_path / "nowhere" / "r.jsonl")], "--record"),
+        (["--record", str(a_folder)], "--record"),
+        (["--write-kubeconfig", str(a_folder)], "--write-kubeconfig"),
+        (["--recordings-dir", str(tmp_path / "nowhere")], "--recordings-dir"),
+    ]
+    for args, words in cases:
+        code, err = _main(["--port", str(busy_port), *args])
+        assert code == 2 and words in err and "listen" not in err, (args, err)
+    assert list(a_folder.iterdir()) == []  # nothing was written on the way
+
+
+def _main(args: list[str]) -> tuple[int, str]:
+    """cli.main in process; (exit code, stderr)."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli.main(args)
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("slicescope: error: "), err.getvalue()
+    return code, lines[0]
 
 
 @pytest.mark.parametrize(
@@ -170,7 +261,11 @@ def test_bad_scenarios_recordings_and_record_paths_are_one_line(tmp_path: Path) 
     [(["--kubeconfig", "/no/such/file"], "no such file"), (["--in-cluster"], "in-cluster")],
 )
 def test_main_reports_config_errors_in_one_line(
-    args: list[str], words: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    args: list[str],
+    words: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    default_port_busy: int,
 ) -> None:
     for name in list(os.environ):
         if name.startswith("KUBERNETES_"):
@@ -180,26 +275,23 @@ def test_main_reports_config_errors_in_one_line(
     assert len(err) == 1 and err[0].startswith("slicescope: error: ") and words in err[0]
 
 
-def test_a_port_in_use_is_reported_before_serving() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
-        assert f"127.0.0.1:{port}" in one_line_error(run_cli("--port", str(port)))
+def test_a_port_in_use_is_one_line_naming_port_and_host(busy_port: int, tmp_path: Path) -> None:
+    line = one_line_error(run_cli("--port", str(busy_port), "--record", str(tmp_path / "r.jsonl")))
+    assert f"127.0.0.1:{busy_port}" in line and "--port" in line and "--host" in line
+    assert not (tmp_path / "r.jsonl").exists()  # nothing was started or written
 
 
-def test_main_builds_the_app_and_hands_it_to_uvicorn(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+def test_a_bad_host_is_one_line(default_port_busy: int) -> None:
+    assert "--host" in one_line_error(run_cli("--host", "no-such-host.invalid"))
+
+
+def test_main_builds_the_app_and_serves_it_on_the_bound_port(
+    no_serving: list[Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    import uvicorn
-
-    calls: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    port = free_port()
     kubeconfig = tmp_path / "sim.yaml"
-    assert cli.main(["--port", str(port), "--no-lesson", "--write-kubeconfig", str(kubeconfig)]) == 0
-    (app, kwargs), *_ = calls
-    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == port
+    assert cli.main(["--port", "0", "--no-lesson", "--write-kubeconfig", str(kubeconfig)]) == 0
+    (app, (host, port), level), *_ = no_serving
+    assert level == "info" and host == "127.0.0.1"
     assert app.state.runtime.settings.sim_lesson is False
     out = capsys.readouterr().out
     assert f"http://127.0.0.1:{port}/" in out
@@ -210,37 +302,34 @@ def test_main_builds_the_app_and_hands_it_to_uvicorn(
 
 
 def test_present_prints_the_presenter_and_class_urls(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    no_serving: list[Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    import uvicorn
-
-    calls: list[Any] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(app))
-    port = free_port()
     record = tmp_path / "class.jsonl"
-    args = ["--port", str(port), "--no-lesson", "--present-token", "tok-en_12345"]
+    args = ["--port", "0", "--no-lesson", "--present-token", "tok-en_12345"]
     assert cli.main([*args, "--record", str(record)]) == 0
-    (app,) = calls
+    ((app, (_, port), _),) = no_serving
     rt = app.state.runtime
-    assert rt.present_token == "tok-en_12345" and rt.recorder.recording
-    rt.recorder.stop()
+    assert rt.present_token == "tok-en_12345" and not rt.recorder.recording  # stopped on the way out
     assert record.read_text().startswith('{"slicescope-recording":1,')
     out = capsys.readouterr().out
     assert f"http://127.0.0.1:{port}/?token=tok-en_12345" in out
     assert f"class (read-only):    http://127.0.0.1:{port}/\n" in out
     assert "--host 0.0.0.0" in out and f"recording to {record}" in out
 
-    calls.clear()
-    assert cli.main(["--port", str(free_port()), "--no-lesson", "--present"]) == 0
-    token = calls[0].state.runtime.present_token
+    no_serving.clear()
+    assert cli.main(["--port", "0", "--no-lesson", "--present"]) == 0
+    token = no_serving[0][0].state.runtime.present_token
     assert len(token) >= 16 and f"?token={token}" in capsys.readouterr().out
 
 
 # ---- the real thing --------------------------------------------------------------------
+_SERVING_AT = re.compile(r"^slicescope: .* at (http://127\.0\.0\.1:\d+)/$")
+
+
 @contextmanager
-def serving(*args: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """`python -m app` on a free port; on exit it gets SIGINT, and `done` gets rc, out, err."""
-    port = free_port()
+def serving(*args: str, port: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`python -m app` (on any free port by default: it prints the one it bound); on exit it gets
+    SIGINT, and `done` gets rc, out, err."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", *args],
         cwd=REPO,
@@ -249,28 +338,47 @@ def serving(*args: str) -> Iterator[tuple[str, dict[str, Any]]]:
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    base = f"http://127.0.0.1:{port}"
+    out_lines: list[str] = []
+    err_lines: list[str] = []
+    readers = [
+        threading.Thread(target=lambda f=f, into=into: into.extend(f), daemon=True)
+        for f, into in ((proc.stdout, out_lines), (proc.stderr, err_lines))
+    ]
+    for t in readers:
+        t.start()
+    done: dict[str, Any] = {}
     try:
 
+        def base_url() -> str | None:
+            assert proc.poll() is None, "".join(err_lines)
+            found = [m.group(1) for line in out_lines if (m := _SERVING_AT.match(line.rstrip("\n")))]
+            return found[0] if found else None
+
+        base = wait_for(base_url, timeout=60, interval=0.05, what="the server to say where it listens")
+
         def up() -> bool:
-            assert proc.poll() is None, proc.communicate()
+            assert proc.poll() is None, "".join(err_lines)
             try:
-                return httpx.get(base + "/healthz", timeout=1).status_code == 200
+                return httpx.get(base + "/healthz", timeout=5).status_code == 200
             except httpx.TransportError:
                 return False
 
-        wait_for(up, timeout=30, interval=0.1, what="the server to answer")
-        done: dict[str, Any] = {}
+        wait_for(up, timeout=60, interval=0.1, what="the server to answer")
         yield base, done
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
         try:
-            out, err = proc.communicate(timeout=15)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, err = proc.communicate()
-        done.update(rc=proc.returncode, out=out, err=err)
+            proc.wait()
+        for t in readers:
+            t.join(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        done.update(rc=proc.returncode, out="".join(out_lines), err="".join(err_lines))
 
 
 def pod_names(base: str) -> set[str]:
@@ -284,18 +392,27 @@ def test_python_m_app_serves_and_a_second_one_watches_it_through_its_kubeconfig(
         assert httpx.get(sim + "/healthz").json() == {"ok": True, "source": "sim", "connection": "live"}
         page = httpx.get(sim + "/")
         assert page.status_code == 200 and "slicescope" in page.text
-        lesson = wait_for(lambda: len(pods := pod_names(sim)) >= 7 and pods, what="the lesson's pods")
+        lesson = wait_for(
+            lambda: len(pods := pod_names(sim)) >= 7 and pods, timeout=60, what="the lesson's pods"
+        )
 
         with serving("--kubeconfig", str(kubeconfig), "--allow-actions") as (kube, kube_done):
             health = wait_for(
                 lambda: (h := httpx.get(kube + "/healthz").json())["connection"] == "live" and h,
+                timeout=60,
                 what="the kube source to go live",
             )
             assert health["source"] == "kube"
             snap = httpx.get(kube + "/api/snapshot").json()
             assert snap["meta"]["cluster"]["mode"] == "kube"
             assert snap["meta"]["actions"] is True
-            wait_for(lambda: pod_names(kube) == pod_names(sim), what="both views to show the same pods")
+            wait_for(
+                lambda: pod_names(kube) == pod_names(sim), timeout=60, what="both views to show the same pods"
+            )
+            # `slicescope kubeconfig` is for the simulated cluster: not for a real-cluster dashboard
+            kube_port = kube.rsplit(":", 1)[1]
+            code, line = _main(["kubeconfig", str(tmp_path / "k.yaml"), "--port", kube_port])
+            assert code == 2 and "real cluster" in line and not (tmp_path / "k.yaml").exists()
             # an action on the real-cluster dashboard changes the simulated cluster
             victim = sorted(n for n in lesson if n.startswith("web-"))[0]
             r = httpx.post(
@@ -308,11 +425,87 @@ def test_python_m_app_serves_and_a_second_one_watches_it_through_its_kubeconfig(
                 pods = httpx.get(base + "/api/snapshot").json()["pods"]
                 return pods.get(f"default/{victim}", {}).get("labels", {}).get("app") == "debug"
 
-            wait_for(lambda: relabelled(sim) and relabelled(kube), what="the label on both dashboards")
+            wait_for(
+                lambda: relabelled(sim) and relabelled(kube), timeout=60, what="the label on both dashboards"
+            )
         assert kube_done["rc"] == 0 and "Traceback" not in kube_done["err"]
     assert sim_done["rc"] == 0, sim_done["err"]  # Ctrl+C stops it cleanly
     assert f"{sim}/" in sim_done["out"]
     assert "Traceback" not in sim_done["err"]
+
+
+def kubectl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(config), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def port_of(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])
+
+
+def test_kubeconfig_for_the_running_dashboard_and_a_restart_keeps_its_token(tmp_path: Path) -> None:
+    handed_out = tmp_path / "class" / "kubeconfig"
+    line = one_line_error(run_cli("kubeconfig", str(handed_out)))
+    assert "no slicescope" in line and not handed_out.exists()  # nothing runs yet
+    with serving("--seed", "3") as (base, done):
+        result = run_cli("kubeconfig", str(handed_out))  # no second server: the port stays its
+        assert result.returncode == 0, result.stderr
+        assert f"wrote {handed_out}" in result.stdout and "get endpoints -w" in result.stdout
+        assert handed_out.stat().st_mode & 0o777 == 0o600
+        server = yaml.safe_load(handed_out.read_text())["clusters"][0]["cluster"]["server"]
+        assert server.startswith(f"{base}/k8s/")
+        got = kubectl(handed_out, "get", "pods", "-o", "name")
+        assert got.returncode == 0 and "pod/shipping-api-" in got.stdout, got.stderr
+    assert done["rc"] == 0, done["err"]
+    code, line = _main(["kubeconfig", str(tmp_path / "late")])
+    assert code == 2 and "no slicescope" in line  # its record went with it
+
+    # restarted (same port): the kubeconfig handed out before still works
+    with serving("--seed", "3", port=port_of(base)) as (again, _):
+        assert again == base
+        got = kubectl(handed_out, "get", "endpoints", "shipping-api-service", "-o", "name")
+        assert got.returncode == 0, got.stderr
+
+
+def test_api_token_flag_and_choosing_among_running_dashboards(tmp_path: Path) -> None:
+    token = "class-token-0001"
+    with serving("--no-lesson", "--api-token", token) as (first, _), serving("--no-lesson") as (second, _):
+        code, line = _main(["kubeconfig", str(tmp_path / "any")])  # in process: quicker, same code
+        assert code == 2
+        assert "several" in line and "--port" in line and str(port_of(second)) in line
+        out = tmp_path / "first.yaml"
+        assert cli.main(["kubeconfig", str(out), "--port", str(port_of(first)), "--host", "127.0.0.1"]) == 0
+        config = yaml.safe_load(out.read_text())
+        assert config["users"][0]["user"]["token"] == token
+        assert config["clusters"][0]["cluster"]["server"] == f"{first}/k8s/t/{token}"
+        with listening() as idle:
+            code, line = _main(["kubeconfig", str(tmp_path / "none"), "--port", str(idle)])
+            assert code == 2 and f":{idle}" in line and "running:" in line
+
+
+def test_state_files_are_private_and_stale_records_are_dropped(tmp_path: Path) -> None:
+    from app import userstate
+
+    folder = tmp_path / "state"
+    token = userstate.persistent_api_token(folder)
+    assert userstate.persistent_api_token(folder) == token  # kept
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / userstate.TOKEN_FILE).stat().st_mode & 0o777 == 0o600
+    (folder / userstate.TOKEN_FILE).chmod(0o644)  # readable by others: not trusted, replaced
+    assert userstate.persistent_api_token(folder) != token
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = userstate.ServerRecord("127.0.0.1", 8123, int(dead.stdout), "sim", "http://127.0.0.1:8123/")
+    mine = userstate.ServerRecord("127.0.0.1", 8124, os.getpid(), "sim", "http://127.0.0.1:8124/")
+    for record in (stale, mine):
+        assert userstate.save_server(record, folder).stat().st_mode & 0o777 == 0o600
+    assert userstate.running_servers(folder) == [mine]
+    assert len(list((folder / userstate.SERVERS_DIR).iterdir())) == 1  # the stale one removed
+    userstate.forget_server(mine, folder)
+    assert userstate.running_servers(folder) == []
 
 
 def test_access_log_never_shows_the_api_token():
