@@ -207,12 +207,12 @@ function render() {
   beginFrame();
   const highlightChanged = highlight.update(model, changes);
   header.render(model, changes, namespace);
-  const more = services.render(model, changes, { deadline: started + FILL_MS, highlightChanged });
-  orphans.render(model, changes, highlightChanged);
-  timeline.render(model, changes);
+  const more = timed("services", () => services.render(model, changes, { deadline: started + FILL_MS, highlightChanged }));
+  timed("orphans", () => orphans.render(model, changes, highlightChanged));
+  timed("timeline", () => timeline.render(model, changes));
   panel.render(model, changes);
-  traffic.render();
-  lesson.render(model, changes);
+  timed("traffic", () => traffic.render());
+  timed("lesson", () => lesson.render(model, changes));
   if (changes.all || changes.meta) {
     document.documentElement.dataset.actions = model.meta.actions ? "on" : "off";
     const r = role();
@@ -234,6 +234,21 @@ function render() {
   }
   // Services that came near the viewport and did not fit in this frame's time: the next frame goes on
   if (more) scheduleRender();
+}
+
+/** The longest time each part of the render took (ms), for the curious. @type {Record<string, number>} */
+const longestParts = {};
+/**
+ * @template T
+ * @param {string} name
+ * @param {() => T} fn
+ * @returns {T}
+ */
+function timed(name, fn) {
+  const t = performance.now();
+  const out = fn();
+  longestParts[name] = Math.max(longestParts[name] || 0, performance.now() - t);
+  return out;
 }
 
 /** @param {import("./model.js").Changes} c */
@@ -347,6 +362,7 @@ const api = {
     return {
       latencies: latencies.slice(),
       longestRender,
+      longestParts: { ...longestParts },
       renders,
       skippedAnimations: skippedCount(),
       services: services.stats,

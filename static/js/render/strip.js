@@ -4,7 +4,7 @@
  * whose state is told by shape and glyph (filled square, dashed ✕ box, striped ⊘ box), not colour alone.
  */
 
-import { el, setAttr, setText } from "../dom.js";
+import { el, setAttr } from "../dom.js";
 import { mark } from "./highlight.js";
 import { flash } from "./motion.js";
 
@@ -37,7 +37,8 @@ export function countsText(c) {
 const GLYPH = { ready: "", "not-ready": "✕", terminating: "⊘" };
 
 /**
- * Make the strip's cells match the endpoints, patching states in place when the addresses are the same.
+ * Make the strip's cells match the endpoints, patching states in place when the addresses are the
+ * same. What each cell shows is remembered, so an update touches only the cells that changed.
  * @param {HTMLElement} strip
  * @param {EndpointView[]} eps
  * @param {string} namespace
@@ -45,26 +46,35 @@ const GLYPH = { ready: "", "not-ready": "✕", terminating: "⊘" };
  * @param {boolean} animate
  */
 export function drawStrip(strip, eps, namespace, hl, animate) {
+  const holder = /** @type {{__cells?: string[], __marked?: boolean}} */ (/** @type {unknown} */ (strip));
   const keys = eps.map((ep) => `${ep.ip}|${ep.pod || ""}`).join(",");
-  const same = strip.dataset.keys === keys;
+  const same = strip.dataset.keys === keys && holder.__cells !== undefined;
   if (!same) {
     strip.dataset.keys = keys;
-    const cells = eps.map(() => el("i", { class: "cell" }));
-    strip.replaceChildren(...cells);
+    strip.replaceChildren(...eps.map(() => el("i", { class: "cell" })));
+    holder.__cells = [];
+    holder.__marked = false;
   }
+  const shown = /** @type {string[]} */ (holder.__cells);
   const cells = /** @type {HTMLCollectionOf<HTMLElement>} */ (strip.children);
+  const marking = Boolean(hl && hl.any);
   for (let i = 0; i < eps.length; i++) {
     const ep = eps[i];
     const cell = cells[i];
-    const before = cell.dataset.state;
-    if (before !== ep.state) {
-      cell.dataset.state = ep.state;
-      setText(cell, GLYPH[/** @type {keyof typeof GLYPH} */ (ep.state)] ?? "?");
-      if (same && animate && before) flash(cell, "cell");
-    }
     const podKey = ep.pod ? `${namespace}/${ep.pod}` : null;
-    setAttr(cell, "data-pod-key", podKey);
-    setAttr(cell, "title", `${ep.ip} — ${ep.state.replace("-", " ").toUpperCase()}${ep.pod ? `\npod ${ep.pod}` : ""}${ep.reason ? `\n${ep.reason}` : ""}`);
-    if (hl) mark(cell, hl.pod(podKey, ep.ip));
+    const sig = `${ep.state}|${ep.reason || ""}`;
+    if (shown[i] !== sig) {
+      const before = cell.dataset.state;
+      if (before !== ep.state) {
+        cell.dataset.state = ep.state;
+        cell.textContent = GLYPH[/** @type {keyof typeof GLYPH} */ (ep.state)] ?? "?";
+        if (same && animate && before) flash(cell, "cell");
+      }
+      setAttr(cell, "data-pod-key", podKey);
+      cell.title = `${ep.ip} — ${ep.state.replace("-", " ").toUpperCase()}${ep.pod ? `\npod ${ep.pod}` : ""}${ep.reason ? `\n${ep.reason}` : ""}`;
+      shown[i] = sig;
+    }
+    if (hl && (marking || holder.__marked)) mark(cell, hl.pod(podKey, ep.ip));
   }
+  holder.__marked = marking;
 }
