@@ -6,10 +6,10 @@ import pytest
 import yaml
 
 from app.sim.api.kubeconfig import write_kubeconfig
+from app.sim.api.names import MSG_PORT
 from app.sim.api.paging import paginate
 from app.sim.api.patch import apply_patch, json_patch, merge_patch, strategic_merge_patch
 from app.sim.api.selectors import labels_match, parse_field_selector, parse_label_selector
-from app.sim.api.names import MSG_PORT
 from app.sim.api.validation import validate
 from app.sim.errors import ApiError
 
@@ -133,7 +133,11 @@ def _causes(obj: dict) -> dict[str, str]:
 
 
 def test_validation_messages() -> None:
-    pod = {"kind": "Pod", "metadata": {"name": "ok", "namespace": "default"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "ok", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+    }
     validate(pod)
     bad = {**pod, "metadata": {"name": "a..b", "namespace": "default", "labels": {"k": "-bad-"}}}
     causes = _causes(bad)
@@ -141,7 +145,11 @@ def test_validation_messages() -> None:
     assert causes["metadata.labels"].startswith(
         'Invalid value: "-bad-": a valid label must be an empty string'
     )
-    no_image = {"kind": "Pod", "metadata": {"name": "ok", "namespace": "default"}, "spec": {"containers": [{"name": "c", "ports": [{}]}]}}
+    no_image = {
+        "kind": "Pod",
+        "metadata": {"name": "ok", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "ports": [{}]}]},
+    }
     assert MSG_PORT == "must be between 1 and 65535, inclusive"
     assert _causes(no_image) == {
         "spec.containers[0].image": "Required value",
@@ -149,7 +157,11 @@ def test_validation_messages() -> None:
     }
     high = {**pod, "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 70000}]}]}}
     assert _causes(high) == {"spec.containers[0].ports[0].containerPort": "Invalid value: 70000: " + MSG_PORT}
-    svc = {"kind": "Service", "metadata": {"name": "s", "namespace": "default"}, "spec": {"ports": [{"port": 80}, {"port": 81}]}}
+    svc = {
+        "kind": "Service",
+        "metadata": {"name": "s", "namespace": "default"},
+        "spec": {"ports": [{"port": 80}, {"port": 81}]},
+    }
     assert _causes(svc) == {"spec.ports[0].name": "Required value", "spec.ports[1].name": "Required value"}
     named = {
         "kind": "Service",
@@ -157,7 +169,11 @@ def test_validation_messages() -> None:
         "spec": {"ports": [{"port": 80, "targetPort": "Http_1"}]},
     }
     assert "spec.ports[0].targetPort" in _causes(named)
-    ep = {"kind": "Endpoints", "metadata": {"name": "e", "namespace": "default"}, "subsets": [{"addresses": [{"ip": "nope"}]}]}
+    ep = {
+        "kind": "Endpoints",
+        "metadata": {"name": "e", "namespace": "default"},
+        "subsets": [{"addresses": [{"ip": "nope"}]}],
+    }
     assert "subsets[0].addresses[0].ip" in _causes(ep)
 
 
