@@ -5,7 +5,7 @@
  * The DOM stays bounded whatever the rate, and a render touches only the rows that new entries reach.
  */
 
-import { clock, el } from "../dom.js";
+import { clock, el, setAttr, setText } from "../dom.js";
 import { motionAllowed } from "./motion.js";
 
 const KIND_WORDS = {
@@ -21,8 +21,14 @@ const COUNTED = { endpoint: ["endpoint", "endpoints"], pod: ["pod", "pods"] };
 
 /** Rows kept in the list (the oldest go first). */
 export const MAX_ROWS = 150;
-/** Entries of one Service and transition at most this many seconds apart join one row. */
-export const WINDOW_S = 3;
+/**
+ * Entries of one Service and transition at most this many seconds apart join one row (readiness
+ * probes spread a scale-up over seconds), unless the address is in the row already (it flapped) or
+ * something was done in between (an action or the link to the cluster starts a new chapter).
+ */
+export const WINDOW_S = 10;
+/** Kinds after which no row grows any more. */
+const CHAPTER_KINDS = new Set(["action", "source"]);
 /** Addresses a row remembers (its count goes on past this). */
 const MAX_MEMBERS = 5000;
 /** Addresses an expanded row draws as buttons; the rest are one line of text. */
@@ -35,7 +41,7 @@ const ANIMATE_UP_TO = 4;
  * @typedef {{ip: string, pod: string}} Member
  * @typedef {{
  *   id: number, group: string, kind: string, service: string, transition: string,
- *   first: number, last: number, count: number, members: Member[], entry: TimelineEntry,
+ *   first: number, last: number, count: number, members: Member[], seen: Set<string>, entry: TimelineEntry,
  *   node: HTMLElement|null, expanded: boolean, drawnMembers: number,
  * }} Row
  */
@@ -131,10 +137,13 @@ export function createTimelineView(root) {
     entriesSeen += 1;
     const key = groupKeyOf(e);
     const time = Number(e.time) || 0;
+    const who = e.ip || e.pod || "";
+    if (CHAPTER_KINDS.has(String(e.kind))) open.clear();
     let row = key ? open.get(key) : undefined;
-    if (row && (time - row.last > WINDOW_S || time < row.first - WINDOW_S || !rows.has(row.id))) row = undefined;
+    if (row && (time - row.last > WINDOW_S || time < row.first - WINDOW_S || row.seen.has(who))) row = undefined;
     if (row) {
       row.count += 1;
+      row.seen.add(who);
       row.last = Math.max(row.last, time);
       row.entry = e;
       if (row.members.length < MAX_MEMBERS) row.members.push({ ip: e.ip || "", pod: e.pod || "" });
@@ -151,6 +160,7 @@ export function createTimelineView(root) {
         last: time,
         count: 1,
         members: key ? [{ ip: e.ip || "", pod: e.pod || "" }] : [],
+        seen: new Set([who]),
         entry: e,
         node: null,
         expanded: false,
@@ -214,7 +224,7 @@ export function createTimelineView(root) {
       delete node.dataset.podKey;
       delete node.dataset.ip;
       node.classList.add("tl-group");
-      body.append(el("button", { class: "tl-more", attrs: { type: "button", "aria-expanded": "false" } }));
+      body.append(" ", el("button", { class: "tl-more", attrs: { type: "button", "aria-expanded": "false" } }));
     }
     const [one, many] = COUNTED[/** @type {keyof typeof COUNTED} */ (row.kind)];
     const count = /** @type {HTMLElement} */ (body.firstElementChild);
@@ -233,8 +243,8 @@ export function createTimelineView(root) {
     const more = /** @type {HTMLElement|null} */ (node.querySelector(".tl-more"));
     if (!more) return;
     const label = row.kind === "endpoint" ? "addresses" : "pods";
-    more.textContent = row.expanded ? `▾ hide ${label}` : `▸ ${row.count} ${label}`;
-    more.setAttribute("aria-expanded", String(row.expanded));
+    setText(more, row.expanded ? `▾ hide ${label}` : `▸ ${row.count} ${label}`);
+    setAttr(more, "aria-expanded", String(row.expanded));
     let box = /** @type {HTMLElement|null} */ (node.querySelector(".tl-addrs"));
     if (!row.expanded) {
       if (box) box.remove();
