@@ -199,7 +199,7 @@ def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None
         cluster=cluster,
         clock=clock,
         api_token=settings.api_token or secrets.token_urlsafe(24),
-        recorder=Recorder(info),
+        recorder=Recorder(info, opening=engine.opening_items),
         live=live,
         present_token=present_token,
     )

@@ -1,16 +1,18 @@
 """Recorder: taps a source's emit callback and writes every item it passes on to a recording file,
-one flushed line at a time (a crash leaves a valid prefix). Can start and stop while the app runs."""
+one flushed line at a time (a crash leaves a valid prefix). Can start and stop while the app runs.
+It keeps nothing while not recording: a recording started mid-session begins with the state the view
+holds (its `opening` items)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from app.recording.format import RecordingError, State, header_line, item_line
+from app.recording.format import RecordingError, header_line, item_line
 from app.sources.base import ClusterInfo, Emit, SourceItem
 
 log = logging.getLogger(__name__)
@@ -24,8 +26,8 @@ def _size(n: int) -> str:
 
 
 class Recorder:
-    """Sees every item (`tap`), keeps the state they add up to, and while recording writes them.
-    A recording started mid-session begins with that state (a Status and a Resync per kind), so it
+    """Sees every item (`tap`) and while recording writes them. A recording started mid-session
+    begins with `opening()`, the state so far (a Status and a Resync per kind, from the view), so it
     plays on its own. Writing never breaks the feed: a write error or the size guard stops the
     recording and says why in `status()["message"]`."""
 
@@ -33,15 +35,16 @@ class Recorder:
         self,
         cluster: ClusterInfo,
         *,
+        opening: Callable[[], Iterable[SourceItem]] | None = None,
         clock: Callable[[], float] = time.time,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> None:
         self.cluster = cluster
+        self.opening = opening
         self._clock = clock
         self.max_bytes = max_bytes
         self.max_items = max_items
-        self._state = State()
         self._lock = threading.Lock()
         self._file: BinaryIO | None = None
         self.path: Path | None = None
@@ -64,11 +67,9 @@ class Recorder:
         return tapped
 
     def observe(self, item: SourceItem) -> None:
+        if self._file is None:
+            return  # not recording: nothing to keep
         with self._lock:
-            try:
-                self._state.apply(item)
-            except Exception:
-                log.exception("recorder: could not follow a %s", type(item).__name__)
             if self._file is not None:
                 self._write_item(item)
 
@@ -94,8 +95,8 @@ class Recorder:
             self._last_t = 0.0
             self.items = self.bytes = self.skipped = 0
             self.message = None
-            if self._write(header_line(self.cluster, self._started)) and not self._state.empty:
-                for item in self._state.items():
+            if self._write(header_line(self.cluster, self._started)) and self.opening is not None:
+                for item in self.opening():
                     if not self._write_item(item, t=0.0):
                         break
             if self._file is None:  # the header or the current state could not be written

@@ -10,9 +10,10 @@ import heapq
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from app.kinds import WATCHED_KINDS
 from app.sources.base import Change, ClusterInfo, Resync, SourceItem, Status
 from app.view.diagnosis import pod_verdict
 from app.view.index import Index, Key, selector_matches
@@ -38,6 +39,7 @@ from app.view.slim import (
     ReplicaSet,
     Service,
     Slim,
+    compact,
     object_key,
     slim,
 )
@@ -96,11 +98,13 @@ class ViewEngine:
         self._synced: set[tuple[str, str | None]] = set()
         # (kind, namespace) -> (keys listed so far, quiet) while a list arrives in pages
         self._listing: dict[tuple[str, str | None], tuple[set[Key], bool]] = {}
+        self._applied = False  # any item seen yet
         self.stats: Counter[str] = Counter()  # projections done and objects skipped (tests and debugging)
 
     # ------------------------------------------------------------ input
 
     def apply(self, item: SourceItem) -> None:
+        self._applied = True
         try:
             if isinstance(item, Change):
                 self._change(item.type, item.kind, item.obj, quiet=False)
@@ -482,6 +486,33 @@ class ViewEngine:
             self._timeline.appendleft(entry)
             ops.append({"op": "timeline", "entry": entry})
         return ops
+
+    def opening_items(self, page_size: int = 500) -> Iterator[SourceItem]:
+        """The state this view holds, as source items: the last Status, then every kind's whole list
+        (in pages of compact objects that slim back to the very records held; empty lists too, so a
+        replay starts from exactly this). Nothing before the first item. For a recording started in
+        the middle of a session: the view keeps no raw object, so this is what it can say."""
+        if not self._applied:
+            return
+        c = self._connection
+        yield Status(c["state"], c["message"], c["since"], tuple(c["problems"]))
+        idx = self.index
+        tables: dict[str, dict[Key, Slim]] = {
+            "Service": idx.services,  # type: ignore[dict-item]
+            "Deployment": idx.deployments,  # type: ignore[dict-item]
+            "ReplicaSet": idx.replicasets,  # type: ignore[dict-item]
+            "Pod": idx.pods,  # type: ignore[dict-item]
+            "EndpointSlice": idx.slices,  # type: ignore[dict-item]
+            "Endpoints": idx.endpoints,  # type: ignore[dict-item]
+        }
+        for kind in dict.fromkeys([*WATCHED_KINDS, *tables]):
+            table = tables.get(kind, {})
+            keys = sorted(table)
+            if not keys:
+                yield Resync(kind, [])
+            for i in range(0, len(keys), page_size):
+                objs = [compact(table[k]) for k in keys[i : i + page_size]]
+                yield Resync(kind, objs, more=i + page_size < len(keys), cont=i > 0)
 
     def state(self) -> dict[str, Any]:
         return {

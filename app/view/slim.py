@@ -16,6 +16,7 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 SERVICE_NAME = "kubernetes.io/service-name"
 OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+DERIVED = "slicescope"  # in a compact() pod: the facts the view derived, read back as they were
 
 
 class Malformed(ValueError):
@@ -476,6 +477,9 @@ def slim_pod(obj: Any, now: float | None = None) -> Pod:
     """`now`: the current time, for reasons that depend on it (None: as if every delay had run out)."""
     meta, ns, name = _meta(obj)
     spec, status = _dict(obj.get("spec")), _dict(obj.get("status"))
+    derived = obj.get(DERIVED)
+    if derived.__class__ is dict:
+        return _recorded_pod(obj, meta, ns, name, spec, status, derived)
     kubectl = sys.intern(kubectl_status(meta, spec, status))
     reason, later = pod_reason(meta, spec, status, kubectl, now)
     ports: list[ContainerPort] = []
@@ -516,6 +520,54 @@ def slim_pod(obj: Any, now: float | None = None) -> Pod:
         ports=_share(tuple(ports)),
         created=_istr(created),
         later=(later[0], sys.intern(later[1])) if later else None,
+    )
+
+
+def _recorded_pod(
+    obj: Any,
+    meta: dict[str, Any],
+    ns: str,
+    name: str,
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    derived: Any,
+) -> Pod:
+    """A pod written by compact(): the facts the view derived are read back, not derived again."""
+    later = derived.get("later")
+    if not (
+        isinstance(later, list)
+        and len(later) == 2
+        and isinstance(later[0], int | float)
+        and isinstance(later[1], str)
+    ):
+        later = None
+    reason = derived.get("reason")
+    ports = []
+    for c in _list(spec.get("containers")):
+        for p in _list(_dict(c).get("ports")):
+            p = _dict(p)
+            number = _int(p.get("containerPort"))
+            if number is not None:
+                ports.append(
+                    ContainerPort(_istr(p.get("name")) or "", number, _istr(p.get("protocol")) or "TCP")
+                )
+    ip = status.get("podIP")
+    return Pod(
+        namespace=ns,
+        name=name,
+        labels=_labels(meta.get("labels")),
+        owner=_owner(meta),
+        ip=ip if isinstance(ip, str) and ip else None,
+        node=_istr(spec.get("nodeName")),
+        phase=_istr(status.get("phase")) or "Pending",
+        status=_istr(derived.get("status")) or "Unknown",
+        ready=_condition(status, "Ready") == "True",
+        ready_text=_istr(derived.get("readyText")) or "0/0",
+        terminating=bool(meta.get("deletionTimestamp")),
+        reason=sys.intern(reason) if isinstance(reason, str) and reason else None,
+        ports=_share(tuple(ports)),
+        created=_istr(meta.get("creationTimestamp")),
+        later=(float(later[0]), sys.intern(later[1])) if later else None,
     )
 
 
@@ -690,3 +742,161 @@ def slim(kind: str, obj: Any, now: float | None = None) -> Slim:
     if kind == "Pod":
         return slim_pod(obj, now)
     return SLIMMERS[kind](obj)
+
+
+# ---------------------------------------------------------------- back to objects
+
+
+def _meta_of(namespace: str, name: str, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    meta.update({k: v for k, v in extra.items() if v is not None})
+    return meta
+
+
+def _ports_of(ports: tuple[SlicePort, ...]) -> list[dict[str, Any]]:
+    return [{"name": p.name, "port": p.port, "protocol": p.protocol} for p in ports]
+
+
+def _ref(pod: str | None, namespace: str) -> dict[str, Any] | None:
+    return {"kind": "Pod", "namespace": namespace, "name": pod} if pod else None
+
+
+def compact(record: Slim) -> dict[str, Any]:
+    """The smallest API object that slims back to this very record: what a recording started in
+    the middle of a session writes for the state so far (the view keeps no raw objects). A pod
+    carries the facts the view derived (kubectl status, ready count, reason) under DERIVED."""
+    if isinstance(record, Pod):
+        owner = (
+            [{"kind": record.owner[0], "name": record.owner[1], "controller": True}] if record.owner else None
+        )
+        meta = _meta_of(
+            record.namespace,
+            record.name,
+            labels=dict(record.labels) or None,
+            ownerReferences=owner,
+            creationTimestamp=record.created,
+            deletionTimestamp=record.created or "1970-01-01T00:00:00Z" if record.terminating else None,
+        )
+        ports = [{"name": p.name, "containerPort": p.port, "protocol": p.protocol} for p in record.ports]
+        spec: dict[str, Any] = {"containers": [{"name": "main", "ports": ports}]}
+        if record.node:
+            spec["nodeName"] = record.node
+        status: dict[str, Any] = {
+            "phase": record.phase,
+            "conditions": [{"type": "Ready", "status": "True" if record.ready else "False"}],
+        }
+        if record.ip:
+            status["podIP"] = record.ip
+        derived: dict[str, Any] = {
+            "status": record.status,
+            "readyText": record.ready_text,
+            "reason": record.reason,
+        }
+        if record.later is not None:
+            derived["later"] = list(record.later)
+        return {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": meta,
+            "spec": spec,
+            "status": status,
+            DERIVED: derived,
+        }
+    if isinstance(record, Service):
+        svc_spec: dict[str, Any] = {
+            "type": record.type,
+            "ports": [
+                {"name": p.name, "port": p.port, "targetPort": p.target_port, "protocol": p.protocol}
+                for p in record.ports
+            ],
+        }
+        if record.selector:
+            svc_spec["selector"] = dict(record.selector)
+        if record.cluster_ip:
+            svc_spec["clusterIP"] = record.cluster_ip
+        if record.external_name is not None:
+            svc_spec["externalName"] = record.external_name
+        if record.publish_not_ready:
+            svc_spec["publishNotReadyAddresses"] = True
+        meta = _meta_of(record.namespace, record.name, creationTimestamp=record.created)
+        return {"kind": "Service", "apiVersion": "v1", "metadata": meta, "spec": svc_spec}
+    if isinstance(record, EndpointSlice):
+        labels = {}
+        if record.service:
+            labels[SERVICE_NAME] = record.service
+        if record.managed_by:
+            labels[MANAGED_BY] = record.managed_by
+        endpoints = []
+        for ep in record.endpoints:
+            item: dict[str, Any] = {
+                "addresses": [ep.ip],
+                "conditions": {"ready": ep.ready, "serving": ep.serving, "terminating": ep.terminating},
+            }
+            ref = _ref(ep.pod, record.namespace)
+            if ref:
+                item["targetRef"] = ref
+            if ep.node:
+                item["nodeName"] = ep.node
+            if ep.zone:
+                item["zone"] = ep.zone
+            endpoints.append(item)
+        return {
+            "kind": "EndpointSlice",
+            "apiVersion": "discovery.k8s.io/v1",
+            "metadata": _meta_of(record.namespace, record.name, labels=labels or None),
+            "addressType": record.address_type,
+            "endpoints": endpoints,
+            "ports": _ports_of(record.ports),
+        }
+    if isinstance(record, Endpoints):
+
+        def addresses(items: tuple[Address, ...]) -> list[dict[str, Any]]:
+            out = []
+            for a in items:
+                addr: dict[str, Any] = {"ip": a.ip}
+                ref = _ref(a.pod, record.namespace)
+                if ref:
+                    addr["targetRef"] = ref
+                if a.node:
+                    addr["nodeName"] = a.node
+                out.append(addr)
+            return out
+
+        annotations = {OVER_CAPACITY: "truncated"} if record.over_capacity else None
+        return {
+            "kind": "Endpoints",
+            "apiVersion": "v1",
+            "metadata": _meta_of(record.namespace, record.name, annotations=annotations),
+            "subsets": [
+                {
+                    "addresses": addresses(sub.addresses),
+                    "notReadyAddresses": addresses(sub.not_ready),
+                    "ports": _ports_of(sub.ports),
+                }
+                for sub in record.subsets
+            ],
+        }
+    if isinstance(record, Deployment):
+        return {
+            "kind": "Deployment",
+            "apiVersion": "apps/v1",
+            "metadata": _meta_of(record.namespace, record.name),
+            "spec": {
+                "replicas": record.replicas,
+                "selector": {"matchLabels": dict(record.selector)},
+                "template": {"metadata": {"labels": dict(record.template_labels)}},
+            },
+            "status": {
+                "readyReplicas": record.ready,
+                "updatedReplicas": record.updated,
+                "availableReplicas": record.available,
+            },
+        }
+    owner = (
+        [{"kind": "Deployment", "name": record.deployment, "controller": True}] if record.deployment else None
+    )
+    return {
+        "kind": "ReplicaSet",
+        "apiVersion": "apps/v1",
+        "metadata": _meta_of(record.namespace, record.name, ownerReferences=owner),
+    }

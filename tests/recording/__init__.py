@@ -77,8 +77,8 @@ def record_lesson(path: Path, *, record_from_start: bool = True) -> Session:
     cluster.start()
     source = SimSource(cluster)
     start = clock.now()
-    recorder = Recorder(source.info, clock=clock.now)
     live = Watcher(source.info, now=clock.now)
+    recorder = Recorder(source.info, clock=clock.now, opening=live.engine.opening_items)
     session = Session(path)
 
     def apply(item: SourceItem) -> None:

@@ -85,9 +85,13 @@ def test_items_pass_through_and_are_written_with_their_offsets(
 def test_a_recording_started_mid_session_begins_with_the_state_so_far(
     tmp_path: Path, new_recorder: MakeRecorder
 ) -> None:
+    from app.view.engine import ViewEngine
+
     clock = Clock()
-    recorder = new_recorder(clock=clock)
-    _, emit = tapped(recorder)
+    view = ViewEngine(INFO, actions_enabled=False, now=clock)
+    recorder = new_recorder(clock=clock, opening=view.opening_items)
+    emit = recorder.tap(view.apply)
+    assert recorder._file is None and not hasattr(recorder, "_state")  # keeps nothing while not recording
     emit(Status("reconnecting", "watch dropped", since=clock.now))
     emit(Resync("Pod", [pod("a"), pod("b")], namespace="shop"))
     emit(Resync("Pod", [pod("x", ns="other")], namespace="other"))

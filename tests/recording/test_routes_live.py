@@ -26,7 +26,7 @@ def tiny_app(recording: Path, folder: Path) -> FastAPI:
     """A replay feeding a view engine through a recorder, with both routers and GET /views."""
     replay = ReplaySource.open(recording, playing=False)
     watcher = Watcher(replay.info)
-    recorder = Recorder(replay.info)
+    recorder = Recorder(replay.info, opening=watcher.engine.opening_items)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

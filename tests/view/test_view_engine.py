@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import time
 import tracemalloc
 from typing import Any
 
@@ -197,15 +196,13 @@ def test_ten_thousand_pods_and_two_hundred_changes_are_cheap() -> None:
     eng: ViewEngine
     eng, _ = engine()
     services, pods, slices = big_cluster(1000, 10)
-    t0 = time.perf_counter()
     eng.apply(Resync("Service", services))
     eng.apply(Resync("Pod", pods))
     eng.apply(Resync("EndpointSlice", slices))
     ops = eng.take_ops()
-    build = time.perf_counter() - t0
     assert len([op for op in ops if op["op"] == "put"]) == 11_000
-    # 200 readiness flips in 200 different Services, coalesced into one take_ops
-    t0 = time.perf_counter()
+    # 200 readiness flips in 200 different Services, coalesced into one take_ops: only what they touch
+    # is projected again (speed itself is measured in bench/, not here)
     before = dict(eng.stats)
     for i in range(200):
         svc_i = i * 5
@@ -224,13 +221,9 @@ def test_ten_thousand_pods_and_two_hundred_changes_are_cheap() -> None:
             )
         )
     ops = eng.take_ops()
-    burst = time.perf_counter() - t0
     assert eng.stats["service_projections"] - before["service_projections"] == 200
     assert eng.stats["pod_projections"] - before["pod_projections"] == 200
     assert len(colls(ops)) == 400
-    # generous bounds: two shared cores; measured about 0.8 s and 0.02 s
-    assert build < 15, build
-    assert burst < 1.5, burst
 
 
 def test_one_change_in_a_ten_thousand_endpoint_service_reuses_the_rest() -> None:
@@ -266,15 +259,16 @@ def test_one_change_in_a_ten_thousand_endpoint_service_reuses_the_rest() -> None
     assert again is not published
     assert sum(a is b for a, b in zip(published.slices, again.slices, strict=True)) == 100
     assert [e["pod"] for e in view["excluded"]] == ["p-150"]
-    t0 = time.perf_counter()
     for k in range(10):
+        before = eng._services[("ns-0", "svc-0")]
         eng.apply(
             Change(
                 "MODIFIED", "Pod", pod(f"p-{k}", {"app": "app-0"}, ns="ns-0", ip=f"10.1.0.{k}", ready=False)
             )
         )
         eng.take_ops()
-    assert (time.perf_counter() - t0) / 10 < 0.1  # measured about 0.01 s a tick
+        after = eng._services[("ns-0", "svc-0")]
+        assert sum(a is b for a, b in zip(before.slices, after.slices, strict=True)) == 100
 
 
 def test_the_whole_view_takes_under_a_kilobyte_a_pod() -> None:

@@ -134,3 +134,45 @@ def test_a_slim_pod_takes_under_a_kilobyte() -> None:
     tracemalloc.stop()
     assert per_pod <= 1024, per_pod  # measured about 360 bytes
     assert kept[5].ip == "10.244.0.5"
+
+
+def test_compact_objects_slim_back_to_the_very_same_records() -> None:
+    """What a recording started mid-session writes (the view keeps no raw object) must give the same
+    view when played: every fixture object and watch event, and pods in the awkward states."""
+    from app.view.slim import DERIVED, compact, slim, slim_pod
+
+    kinds = {
+        "pods": "Pod",
+        "services": "Service",
+        "endpointslices": "EndpointSlice",
+        "endpoints": "Endpoints",
+        "deployments": "Deployment",
+        "replicasets": "ReplicaSet",
+    }
+    objs = [(kind, o) for plural, kind in kinds.items() for o in list_items(plural)]
+    objs += [(kinds[p], o) for p in ("pods", "endpointslices", "endpoints") for o in watch_objects(p)]
+    objs += [
+        ("Pod", pod("pending", ip=None, node=None, phase="Pending", ready=False)),
+        ("Pod", pod("t", ip="10.0.0.9", deleting=True, owner=None)),
+        ("Pod", pod("w", waiting="CrashLoopBackOff", ready=False, ports=[("http", 80), ("", 9090)])),
+        ("Pod", pod("late", ready=False, delay=30, started="2026-09-14T10:00:00Z")),
+        ("Service", service("ext", None, type_="ExternalName", cluster_ip=None, external_name="db.example")),
+        ("Service", service("named", {"app": "x"}, ports=[(80, "http"), (81, 9000)], publish=True)),
+    ]
+    for kind, obj in objs:
+        record = slim(kind, copy.deepcopy(obj), now=1_790_000_000.0)
+        small = compact(record)
+        again = slim(kind, json.loads(json.dumps(small)), now=0.0)
+        assert again == record, (kind, record, again)
+        assert len(json.dumps(small)) <= len(json.dumps(obj)) or kind in ("ReplicaSet", "Deployment")
+    # a reason that changes by itself later keeps its time
+    timed = slim_pod(list_items("pods")[0], now=None)
+    probe = dataclasses_replace(timed, reason="waiting", later=(1_790_000_005.0, "readiness probe failing"))
+    assert slim("Pod", compact(probe)) == probe
+    assert DERIVED in compact(probe)
+
+
+def dataclasses_replace(obj: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
