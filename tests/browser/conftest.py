@@ -14,6 +14,9 @@ from tests.live_server import live_server
 
 # lesson pods become ready well under a second of real time at this speed
 SIM_SPEED = 20.0
+# the ceiling of every wait for a state in the page: generous, a busy machine is slow, a wait for a
+# state that comes returns as soon as it does
+WAIT_MS = 60_000
 
 
 def _real_app_available() -> bool:
@@ -28,6 +31,7 @@ def browser_context() -> Iterator[Any]:
     if not chromium_available():
         pytest.skip("Debian's /usr/bin/chromium is not installed")
     with chromium_context(viewport={"width": 1600, "height": 900}) as ctx:
+        ctx.set_default_timeout(WAIT_MS)
         yield ctx
 
 

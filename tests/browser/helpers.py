@@ -10,7 +10,7 @@ from typing import Any
 
 
 def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+    with urllib.request.urlopen(url, timeout=60) as resp:
         return json.loads(resp.read())
 
 
@@ -18,7 +18,7 @@ def post_json(url: str, body: dict[str, Any] | None = None) -> Any:
     req = urllib.request.Request(
         url, data=json.dumps(body or {}).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=60) as resp:
         return json.loads(resp.read())
 
 
@@ -31,7 +31,7 @@ def chips(page: Any, key: str, state: str | None = None) -> Any:
     return card(page, key).locator(sel)
 
 
-def wait_ready_count(page: Any, key: str, n: int, timeout: float = 15.0) -> None:
+def wait_ready_count(page: Any, key: str, n: int, timeout: float = 60.0) -> None:
     page.wait_for_function(
         """([key, n]) => {
             const card = document.querySelector(`#services .svc[data-key="${key}"]`);
@@ -47,7 +47,7 @@ def open_pod(page: Any, pod_key: str) -> None:
     page.wait_for_selector(f"#panel:not([hidden]) .panel-title:text-is('{pod_key.split('/', 1)[1]}')")
 
 
-def model_matches_snapshot(page: Any, base: str, timeout: float = 10.0) -> dict[str, Any]:
+def model_matches_snapshot(page: Any, base: str, timeout: float = 60.0) -> dict[str, Any]:
     """Wait until the page's model has the server's seq, then return both (they must be equal)."""
     deadline = time.monotonic() + timeout
     last: tuple[Any, Any] = (None, None)

@@ -39,16 +39,16 @@ def _settled(page: Any, n: int, total: int) -> None:
                    l.querySelector('[data-part=busy]').hidden && !l.dataset.pending;
         }""",
         arg=words,
-        timeout=20000,
+        timeout=60000,
     )
 
 
 def _start(page: Any, name: str) -> None:
     page.click("[data-part=lesson-toggle]")
-    page.locator("#lesson [data-part=pick] option").first.wait_for(state="attached", timeout=5000)
+    page.locator("#lesson [data-part=pick] option").first.wait_for(state="attached", timeout=60000)
     page.select_option("#lesson [data-part=pick]", name)
     page.click("#lesson [data-part=start]")
-    page.wait_for_selector("#lesson[data-active=yes]", timeout=10000)
+    page.wait_for_selector("#lesson[data-active=yes]", timeout=60000)
     page.locator("body").click(position={"x": 5, "y": 400})  # the keys go to the page, not a button
 
 
@@ -65,7 +65,7 @@ def _wait_ready(page: Any, n: int) -> None:
         """([k, n]) => document.querySelectorAll(
             `.svc[data-key="${k}"] .chip.state-ready:not([data-leaving])`).length === n""",
         arg=[SHIPPING, n],
-        timeout=10000,
+        timeout=60000,
     )
 
 
@@ -76,7 +76,7 @@ def _no_failed_checks(page: Any) -> None:
             return l.querySelectorAll('.check').length > 0 &&
                    l.querySelectorAll('.check[data-ok=false]').length === 0;
         }""",
-        timeout=10000,
+        timeout=60000,
     )
 
 
@@ -105,7 +105,7 @@ def test_endpoints_basics_stepped_with_the_keyboard(page: Any, app_url: str) -> 
                     return c && c.classList.contains('is-highlighted') &&
                            c.querySelectorAll('.chip.state-ready:not([data-leaving])').length === 4; }""",
         arg=SHIPPING,
-        timeout=10000,
+        timeout=60000,
     )
     assert card(page, SHIPPING).get_attribute("data-highlight") == "this step"
     assert page.locator("#orphans .orphan:not([data-leaving])").count() == 0
@@ -115,7 +115,7 @@ def test_endpoints_basics_stepped_with_the_keyboard(page: Any, app_url: str) -> 
     _no_failed_checks(page)
     assert "orphan" in _narration(page)
     orphan = page.locator("#orphans .orphan:not([data-leaving])")
-    orphan.wait_for(timeout=5000)
+    orphan.wait_for(timeout=60000)
     assert "app=debug" in orphan.inner_text()
     assert "is-highlighted" in (orphan.get_attribute("class") or "")
     state = get_json(app_url + "api/scenarios")["active"]
@@ -125,8 +125,9 @@ def test_endpoints_basics_stepped_with_the_keyboard(page: Any, app_url: str) -> 
     _settled(page, 4, total)
     _no_failed_checks(page)
     _wait_ready(page, 4)
-    # what changed in this step is listed in the panel
-    assert page.locator("#lesson [data-part=changes] .change").count() >= 1
+    # what changed in this step is listed in the panel (the replacement turned ready during it:
+    # the clock is held between steps, so nothing of this step happened before Next)
+    page.locator("#lesson [data-part=changes] .change").first.wait_for(timeout=60000)
 
     page.keyboard.press("ArrowRight")
     _settled(page, 5, total)
@@ -145,7 +146,7 @@ def test_endpoints_basics_stepped_with_the_keyboard(page: Any, app_url: str) -> 
     page.keyboard.press("ArrowRight")
     _settled(page, 6, total)
     _no_failed_checks(page)
-    card(page, SHIPPING).wait_for(state="detached", timeout=10000)
+    card(page, SHIPPING).wait_for(state="detached", timeout=60000)
     assert page.locator("#orphans .orphan:not([data-leaving])").count() == 1
 
     page.keyboard.press("ArrowRight")
@@ -186,7 +187,7 @@ def test_viewer_follows_the_presenter(browser_context: Any, present_url: str) ->
 
         _start(presenter, "endpoints-basics")
         total = presenter.evaluate("() => window.slicescope.lesson.state.total")
-        viewer.locator("#lesson").wait_for(timeout=10000)  # the viewer's panel opens by itself
+        viewer.locator("#lesson").wait_for(timeout=60000)  # the viewer's panel opens by itself
         _settled(viewer, 0, total)
         presenter.keyboard.press("ArrowRight")
         _settled(presenter, 1, total)
@@ -198,7 +199,7 @@ def test_viewer_follows_the_presenter(browser_context: Any, present_url: str) ->
         viewer.wait_for_function(
             "(k) => document.querySelector(`.svc[data-key=\"${k}\"]`)?.classList.contains('is-highlighted')",
             arg=SHIPPING,
-            timeout=10000,
+            timeout=60000,
         )
         assert viewer.locator(".lesson-buttons").is_hidden()
         # a viewer's key press changes nothing (and the server would refuse it anyway)

@@ -93,7 +93,7 @@ def _view(page: Any) -> dict[str, Any]:
     return page.evaluate(VIEW_JS)
 
 
-def _wait_view(page: Any, predicate_js: str, arg: Any = None, timeout: float = 15.0) -> dict[str, Any]:
+def _wait_view(page: Any, predicate_js: str, arg: Any = None, timeout: float = 60.0) -> dict[str, Any]:
     """Wait until `predicate_js(view, arg)` holds for the page's model; the view then."""
     page.wait_for_function(
         f"(arg) => ({predicate_js})(({VIEW_JS})(), arg)", arg=arg, timeout=timeout * 1000, polling=50
@@ -133,7 +133,7 @@ def _record_session(browser_context: Any, path: Path) -> tuple[list[dict[str, An
 
         orphan = sorted(k for k, p in views[0]["pods"].items() if SHIPPING in p)[0]
         post_json(base + "api/actions/label", {"pod": orphan.split("/")[1], "labels": {"app": "debug"}})
-        page.locator(f'#orphans .orphan[data-pod-key="{orphan}"]').wait_for(timeout=10000)
+        page.locator(f'#orphans .orphan[data-pod-key="{orphan}"]').wait_for(timeout=60000)
         views.append(
             _wait_view(
                 page,
@@ -148,7 +148,7 @@ def _record_session(browser_context: Any, path: Path) -> tuple[list[dict[str, An
         sick = sorted(k for k, p in views[0]["pods"].items() if WEB in p)[0]
         post_json(base + "api/actions/readiness", {"pod": sick.split("/")[1], "passing": False})
         page.locator(f'.svc[data-key="{WEB}"] .chip.state-not-ready[data-pod-key="{sick}"]').wait_for(
-            timeout=15000
+            timeout=60000
         )
         views.append(_view(page))
         _hold(rt)
@@ -185,8 +185,8 @@ def test_a_recorded_session_replays_the_same_views_in_the_page(browser_context: 
         assert "LIVE" not in header.locator("[data-part=badge]").inner_text()
         assert header.locator("[data-part=read-only]").is_visible()
         bar = page.locator("#replay")
-        bar.wait_for(state="visible", timeout=5000)
-        page.wait_for_function("() => window.slicescope.replay.replay !== null", timeout=5000)
+        bar.wait_for(state="visible", timeout=60000)
+        page.wait_for_function("() => window.slicescope.replay.replay !== null", timeout=60000)
 
         page.evaluate(RECORD_VIEWS_JS)
         play = bar.locator("[data-part=play]")
@@ -202,7 +202,7 @@ def test_a_recorded_session_replays_the_same_views_in_the_page(browser_context: 
 
         _wait_view(page, "(v, end) => JSON.stringify(v) === JSON.stringify(end)", end, timeout=30)
         page.wait_for_function(
-            "() => document.querySelector('#replay').dataset.playing === 'false'", timeout=10000
+            "() => document.querySelector('#replay').dataset.playing === 'false'", timeout=60000
         )
         seen = [json.loads(v) for v in page.evaluate("window.__views")]
         assert _is_subsequence(live_views[:3], seen), (
@@ -220,8 +220,8 @@ def test_a_recorded_session_replays_the_same_views_in_the_page(browser_context: 
         scrub = bar.locator("[data-part=scrub]")
         scrub.focus()
         page.keyboard.press("Home")
-        page.wait_for_function("() => window.slicescope.replay.replay.position === 0", timeout=10000)
-        orphan.wait_for(state="detached", timeout=10000)
+        page.wait_for_function("() => window.slicescope.replay.replay.position === 0", timeout=60000)
+        orphan.wait_for(state="detached", timeout=60000)
         start = _view(page)
         # at 0: the recording's opening lists (the lesson as it started), the orphan-to-be still
         # selected by its Service
@@ -231,7 +231,7 @@ def test_a_recorded_session_replays_the_same_views_in_the_page(browser_context: 
         assert page.evaluate("() => window.slicescope.model.timeline.length") == 0
         page.wait_for_function(
             "() => !document.querySelector('#timeline [data-part=list] > :not([data-leaving])')",
-            timeout=10000,
+            timeout=60000,
         )
         assert bar.locator("[data-part=time]").inner_text().startswith("0:00 /")
 
@@ -259,14 +259,14 @@ def test_a_truncated_recording_plays_and_says_where_it_stopped(browser_context: 
     ):
         page.goto(base)
         stopped = page.locator("#replay [data-part=stopped]")
-        stopped.wait_for(state="visible", timeout=10000)
+        stopped.wait_for(state="visible", timeout=60000)
         assert f"line {line_no}: cut short" in stopped.inner_text()
         banner = page.locator("#top [data-part=source]")
-        banner.wait_for(state="visible", timeout=10000)
+        banner.wait_for(state="visible", timeout=60000)
         assert f"recording stopped at line {line_no}" in banner.inner_text()
         # what came before the cut played: the page shows the pods of the valid lines
         page.wait_for_function(
-            "() => document.querySelector('#replay').dataset.playing === 'false'", timeout=15000
+            "() => document.querySelector('#replay').dataset.playing === 'false'", timeout=60000
         )
         assert rt.source.state()["stoppedAt"].startswith(f"line {line_no}:")
         assert page.evaluate("() => Object.keys(window.slicescope.model.pods).length") > 0
