@@ -19,6 +19,7 @@ import { beginFrame, skippedCount } from "./render/motion.js";
 import { createOrphansView } from "./render/orphans.js";
 import { createPanel } from "./render/panel.js";
 import { createReplay } from "./render/replay.js";
+import { createSearch, writeViewState } from "./render/search.js";
 import { createServicesView } from "./render/services.js";
 import { createTimelineView } from "./render/timeline.js";
 import { createTraffic } from "./render/traffic.js";
@@ -60,7 +61,7 @@ const header = createHeaderView(/** @type {HTMLElement} */ (document.getElementB
     } catch {
       /* private mode: fine */
     }
-    history.replaceState(null, "", ns ? `#ns=${encodeURIComponent(ns)}` : location.pathname + location.search);
+    writeViewState({ ns });
     applyFilter();
   },
 });
@@ -166,6 +167,13 @@ function scheduleRenderAll() {
   scheduleRender();
 }
 
+const search = createSearch(/** @type {HTMLElement} */ (document.getElementById("search")), {
+  model: () => model,
+  reveal: (key, options) => services.reveal(key, options),
+  namespace: () => namespace,
+  openPod: (key) => model && panel.openPod(key, model),
+});
+
 const panel = createPanel(/** @type {HTMLElement} */ (document.getElementById("panel")), {
   explain: actions.explain,
   readiness: actions.readiness,
@@ -208,6 +216,7 @@ function render() {
   const highlightChanged = highlight.update(model, changes);
   header.render(model, changes, namespace);
   const more = timed("services", () => services.render(model, changes, { deadline: started + FILL_MS, highlightChanged }));
+  search.render(model, changes);
   timed("orphans", () => orphans.render(model, changes, highlightChanged));
   timed("timeline", () => timeline.render(model, changes));
   panel.render(model, changes);
@@ -353,6 +362,7 @@ const api = {
   },
   connection,
   panel,
+  search,
   traffic,
   /** The Services view: reveal(key, {expand, podKey, ip}), drawn(), order(), onDrawn(fn), setFilter(name, fn). */
   services,
