@@ -227,3 +227,53 @@ async def test_run_stops_when_cancelled_right_after_a_poke() -> None:
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=2)
     assert task in done and task.cancelled()
+
+
+def test_ids_carry_the_instance_and_only_this_instance_resumes() -> None:
+    engine, hub = make_hub()
+    other = Hub(FakeEngine(), buffer_messages=8, client_queue_messages=4)
+    assert hub.instance != other.instance and "." not in hub.instance
+    engine.put("a", 1)
+    msg = hub.flush()
+    assert msg is not None and msg.frame.startswith(f"id: {hub.instance}.1\nevent: delta\ndata: ".encode())
+    assert msg.frame.endswith(b"\n\n") and msg.frame.count(b"\n") == 4  # data is one line
+    assert hub.parse_event_id(hub.event_id(1)) == 1
+    for foreign in (other.event_id(1), "1", "", None, f"{hub.instance}.x", f"{hub.instance}.-1", "..."):
+        assert hub.parse_event_id(foreign) is None, foreign
+    assert hub.parse_event_id(f"{hub.instance}.\u0661") is None  # a non-ASCII digit is not a seq
+
+
+def test_a_client_holds_a_place_in_the_shared_buffer_not_messages() -> None:
+    engine, hub = make_hub(buffer=100, queue=50)
+    reader, idle = hub.connect(None), hub.connect(None)
+    reader.take(), idle.take()
+    for i in range(30):
+        engine.put(f"p{i}", i)
+        hub.flush()
+        if i % 10 == 9:
+            batch = reader.take()
+            assert len(batch) == 10 and hub.frames(batch) is hub.frames(list(batch))  # joined once
+    assert idle.pending == 30 and len(idle.queue) == 30 and idle.high_water == 30
+    assert all(a is b for a, b in zip(idle.queue, list(hub.buffer)[-30:], strict=True))  # shared, not copied
+    assert reader.pending == 0 and reader.take() == []
+
+
+def test_a_hung_write_is_dropped_after_the_send_timeout() -> None:
+    _, hub = make_hub()
+    hung, busy, idle = hub.connect(None), hub.connect(None), hub.connect(None)
+    cut: list[str] = []
+    hung.on_stall = lambda: cut.append("hung")
+    hung.sending_since, busy.sending_since = 100.0, 103.0
+    assert hub.drop_stalled(104.9, send_timeout=5.0) == 0
+    assert hub.drop_stalled(105.1, send_timeout=5.0) == 1
+    assert cut == ["hung"] and hung.closed and hub.clients == {busy, idle}
+    assert hub.drop_stalled(108.1, send_timeout=5.0) == 1 and hub.clients == {idle}
+
+
+def test_the_tick_stretches_with_the_audience() -> None:
+    _, hub = make_hub()
+    assert hub.tick(0.025) == 0.025
+    for _ in range(1000):
+        hub.connect(None)
+    assert hub.tick(0.025) == pytest.approx(0.1)
+    assert hub.tick(0.5) == 0.5  # a longer configured tick stays as it is
