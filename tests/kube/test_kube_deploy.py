@@ -34,6 +34,7 @@ def test_every_resource_is_there_in_its_namespace(rendered: dict[str, dict]) -> 
         "ClusterRoleBinding",
         "Deployment",
         "Service",
+        "PodDisruptionBudget",
     }
     for kind in ("ServiceAccount", "Deployment", "Service"):
         assert rendered[kind]["metadata"]["namespace"] == "slicescope"
