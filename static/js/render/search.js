@@ -214,7 +214,11 @@ export function createSearch(root, deps) {
   if (!restore.q && !restore.svc) restore = null;
   const restoreUntil = performance.now() + RESTORE_WAIT_MS;
   let restoreTried = 0;
-  if (restore) input.value = restore.q;
+  if (restore) {
+    input.value = restore.q;
+    // the URL says where to look: the browser's own scroll memory of a reload would fight it
+    if ("scrollRestoration" in history) history.scrollRestoration = "manual";
+  }
   /** The last place gone to (tests read it). @type {{hit: Hit|null, node: HTMLElement|null, at: number}} */
   let last = { hit: null, node: null, at: 0 };
 
