@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -325,11 +325,10 @@ async def watch_batches(
     cfg: WatchConfig,
     clock: Clock,
     on_open: Callable[[], None] | None = None,
-) -> AsyncIterator[list[WatchEvent]]:
-    """The events of one watch stream from `resource_version` until the server ends it, a batch
-    (whatever arrived together) at a time. BOOKMARKs are included (they only move the
-    resourceVersion); an ERROR event raises Expired for 410, ApiError otherwise; a 504 "too large
-    resource version" raises Untrusted. The stream is always closed, also on cancellation."""
+) -> AsyncIterator[list[bytes]]:
+    """The raw lines of one watch stream from `resource_version` until the server ends it, a batch
+    (whatever arrived together) at a time; read them with events(). A 410 or 504 "too large resource
+    version" answer raises Expired / Untrusted. The stream is always closed, also on cancellation."""
     try:
         stream = await transport.watch(
             target, resource_version=resource_version, timeout_seconds=cfg.timeout_seconds
@@ -357,31 +356,34 @@ async def watch_batches(
                 return
             if dog is not None:
                 dog.beats += 1
-            batch: list[WatchEvent] = []
-            for line in lines:
-                event = parse_event(line)
-                if event is None:
-                    continue
-                kind = event.type
-                if kind == "ERROR":
-                    if batch:
-                        yield batch  # what came before the error is good
-                    err = ApiError.from_status(event.obj, 500, "WatchError")
-                    if err.status == 410:
-                        raise Expired(err.message or "resource version too old")
-                    if too_large(err):
-                        raise Untrusted(err.message)
-                    raise err
-                if kind not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
-                    log.warning("skipping a watch event of unknown type %r", kind)
-                    continue
-                batch.append(event)
-            if batch:
-                yield batch
+            yield lines
     finally:
         if dog is not None:
             await dog.stop()
         await stream.aclose()
+
+
+def events(lines: list[bytes]) -> Iterator[WatchEvent]:
+    """The events of some watch lines, parsed one at a time as they are taken (so a burst of thousands
+    is never all alive at once: the collector would move every one of them into the old generation).
+    BOOKMARKs are included; an ERROR event raises Expired for 410, Untrusted for a too-large
+    resourceVersion, ApiError otherwise."""
+    for line in lines:
+        event = parse_event(line)
+        if event is None:
+            continue
+        kind = event.type
+        if kind == "ERROR":
+            err = ApiError.from_status(event.obj, 500, "WatchError")
+            if err.status == 410:
+                raise Expired(err.message or "resource version too old")
+            if too_large(err):
+                raise Untrusted(err.message)
+            raise err
+        if kind not in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK"):
+            log.warning("skipping a watch event of unknown type %r", kind)
+            continue
+        yield event
 
 
 async def watch_events(
@@ -392,11 +394,11 @@ async def watch_events(
     clock: Clock,
     on_open: Callable[[], None] | None = None,
 ) -> AsyncIterator[WatchEvent]:
-    """watch_batches one event at a time."""
+    """The events of one watch stream, one at a time."""
     gen = watch_batches(transport, target, resource_version, cfg, clock, on_open)
     async with contextlib.aclosing(gen):
-        async for batch in gen:
-            for event in batch:
+        async for lines in gen:
+            for event in events(lines):
                 yield event
 
 
@@ -434,7 +436,7 @@ async def continuous_watch(
         state.refused_backoff.reset()
     state.verb = "watch"
     started = clock.now()
-    events = 0
+    count = 0
 
     def opened() -> None:
         state.refused_backoff.reset()
@@ -445,10 +447,10 @@ async def continuous_watch(
     changed = sink.changed
     try:
         async with contextlib.aclosing(gen):
-            async for batch in gen:
-                events += len(batch)
-                state.just_listed = False
-                for event in batch:
+            async for lines in gen:
+                for event in events(lines):
+                    count += 1
+                    state.just_listed = False
                     rv = event.resource_version
                     if rv:
                         number = rv_number(rv)
@@ -465,7 +467,7 @@ async def continuous_watch(
     finally:
         # Only a stream that brought something, or lived a while, proves the server is healthy:
         # one that is accepted and dropped at once keeps the backoff growing.
-        healthy = events > 0 or clock.now() - started >= cfg.quick_close_seconds
+        healthy = count > 0 or clock.now() - started >= cfg.quick_close_seconds
         if healthy:
             state.backoff.reset()
     if not healthy:
