@@ -24,8 +24,9 @@ from app.sim.controllers.common import READINESS_ANNOTATION, light_mutate, reque
 from app.sim.controllers.deployment import DeploymentController
 from app.sim.controllers.events import EventRecorder
 from app.sim.controllers.garbagecollector import GarbageCollector
-from app.sim.controllers.kubelet import Kubelet, Scheduler
+from app.sim.controllers.kubelet import Kubelet
 from app.sim.controllers.replicaset import ReplicaSetController
+from app.sim.controllers.scheduler import Scheduler
 from app.sim.errors import not_found
 from app.sim.store import ObjectStore
 

@@ -53,22 +53,29 @@ def image_pull_policy(image: str) -> str:
     return "Always" if last.rsplit(":", 1)[1] == "latest" else "IfNotPresent"
 
 
+# The defaulting functions return their input itself when it is already defaulted, so pods made
+# from one template, and the versions of one pod, share their (frozen) sub-objects.
+def _same(old: Any, new: Any) -> Any:
+    return old if new == old else new
+
+
 def default_probe(probe: Obj) -> Obj:
     out = dict(probe)
     if isinstance(out.get("httpGet"), dict):
-        out["httpGet"] = {**out["httpGet"]}
-        out["httpGet"].setdefault("scheme", "HTTP")
+        out["httpGet"] = _same(out["httpGet"], {"scheme": "HTTP", **out["httpGet"]})
     out.setdefault("timeoutSeconds", 1)
     out.setdefault("periodSeconds", 10)
     out.setdefault("successThreshold", 1)
     out.setdefault("failureThreshold", 3)
-    return out
+    return _same(probe, out)
 
 
 def default_container(container: Obj) -> Obj:
     c = dict(container)
     if c.get("ports"):
-        c["ports"] = [{**p, "protocol": p.get("protocol") or "TCP"} for p in c["ports"]]
+        c["ports"] = _same(
+            c["ports"], [_same(p, {**p, "protocol": p.get("protocol") or "TCP"}) for p in c["ports"]]
+        )
     c.setdefault("resources", {})
     for name in _PROBES:
         if isinstance(c.get(name), dict):
@@ -76,21 +83,22 @@ def default_container(container: Obj) -> Obj:
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
     c.setdefault("imagePullPolicy", image_pull_policy(str(c.get("image") or "")))
-    return c
+    return _same(container, c)
 
 
 def default_pod_spec(spec: Obj) -> Obj:
     """Defaults shared by pods and pod templates (Deployment, ReplicaSet)."""
     s = dict(spec)
-    s["containers"] = [default_container(c) for c in s.get("containers") or []]
+    containers = s.get("containers") or []
+    s["containers"] = _same(containers, [default_container(c) for c in containers])
     if s.get("initContainers"):
-        s["initContainers"] = [default_container(c) for c in s["initContainers"]]
+        s["initContainers"] = _same(s["initContainers"], [default_container(c) for c in s["initContainers"]])
     s.setdefault("restartPolicy", "Always")
     s.setdefault("terminationGracePeriodSeconds", 30)
     s.setdefault("dnsPolicy", "ClusterFirst")
     s.setdefault("securityContext", {})
     s.setdefault("schedulerName", "default-scheduler")
-    return s
+    return _same(spec, s)
 
 
 def default_pod(pod: Obj, *, volume_suffix: str = "abcde", create: bool = True) -> Obj:
@@ -100,26 +108,21 @@ def default_pod(pod: Obj, *, volume_suffix: str = "abcde", create: bool = True) 
     p = dict(pod)  # copy-on-write: every nested dict changed below is a new one
     spec = default_pod_spec(p.get("spec") or {})
     if create:
+        spec = dict(spec)
         spec.setdefault("serviceAccountName", "default")
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
         if spec.get("automountServiceAccountToken", True) and not any(
             v.get("name", "").startswith("kube-api-access-") for v in spec.get("volumes") or []
         ):
             vol = f"kube-api-access-{volume_suffix}"
-            spec["volumes"] = [*(spec.get("volumes") or []), _token_volume(vol)]
-            mount = {
-                "name": vol,
-                "readOnly": True,
-                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
-            }
+            spec["volumes"] = [*(spec.get("volumes") or []), {"name": vol, "projected": _TOKEN_PROJECTION}]
+            mount = {"name": vol, "readOnly": True, "mountPath": _TOKEN_MOUNT_PATH}
             spec["containers"] = [
                 {**c, "volumeMounts": [*(c.get("volumeMounts") or []), mount]} for c in spec["containers"]
             ]
-        tolerations = list(spec.get("tolerations") or [])
-        for t in _DEFAULT_TOLERATIONS:
-            if not any(x.get("key") == t["key"] for x in tolerations):
-                tolerations.append(dict(t))
-        spec["tolerations"] = tolerations
+        tolerations = spec.get("tolerations") or []
+        missing = [t for t in _DEFAULT_TOLERATIONS if not any(x.get("key") == t["key"] for x in tolerations)]
+        spec["tolerations"] = [*tolerations, *missing] if tolerations else _DEFAULT_TOLERATIONS
         spec.setdefault("priority", 0)
         spec.setdefault("enableServiceLinks", True)
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
@@ -128,27 +131,25 @@ def default_pod(pod: Obj, *, volume_suffix: str = "abcde", create: bool = True) 
     return p
 
 
-def _token_volume(name: str) -> Obj:
-    return {
-        "name": name,
-        "projected": {
-            "sources": [
-                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                {
-                    "downwardAPI": {
-                        "items": [
-                            {
-                                "path": "namespace",
-                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
-                            }
-                        ]
+_TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The projected service-account token volume's sources, the same for every pod (shared, frozen).
+_TOKEN_PROJECTION: Obj = {
+    "sources": [
+        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {
+            "downwardAPI": {
+                "items": [
+                    {
+                        "path": "namespace",
+                        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
                     }
-                },
-            ],
-            "defaultMode": 420,
+                ]
+            }
         },
-    }
+    ],
+    "defaultMode": 420,
+}
 
 
 def validate_pod(pod: Obj) -> None:
@@ -342,6 +343,9 @@ def admission_hook(store: ObjectStore, ips: IPAllocator) -> Callable[[str, Obj, 
         kind = obj.get("kind")
         create = operation == "CREATE"
         if kind == "Pod":
+            if old is not None and obj.get("spec") == old.get("spec"):
+                # A status or metadata change: the stored (defaulted, valid) spec is kept, shared.
+                return obj if obj.get("spec") is old.get("spec") else {**obj, "spec": old["spec"]}
             suffix = store.name_suffix() if create else ""
             out = default_pod(obj, volume_suffix=suffix, create=create)
             validate_pod(out)

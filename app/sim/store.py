@@ -1,8 +1,10 @@
 """The simulated cluster's object store: Kubernetes-shaped dicts with resourceVersions,
-a label index, a bounded event history for watch-from-resourceVersion, and subscribers.
+a label index, a bounded event history per kind for watch-from-resourceVersion (like the API
+server's watch cache), and subscribers.
 
 Stored objects are shared, never copied on read: treat every dict you get as frozen and
-write through `create`/`update`/`mutate`/`delete` (mutate deep-copies for you).
+write through `create`/`update`/`mutate`/`delete` (mutate deep-copies for you). Objects may
+share sub-objects with each other and with their older versions.
 """
 
 from __future__ import annotations
@@ -60,16 +62,23 @@ def _spec_part(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
 
 
+# Watch history kept per kind. A watch from an older resourceVersion gets 410 Expired and relists,
+# as from a real API server's watch cache; the bound keeps a 10,000-pod cluster's memory flat.
+HISTORY_PER_KIND = 5_000
+
+
 class ObjectStore:
-    def __init__(self, clock: SimClock, *, history_limit: int = 50_000, seed: int = 0) -> None:
+    def __init__(self, clock: SimClock, *, history_limit: int = HISTORY_PER_KIND, seed: int = 0) -> None:
         self.clock = clock
         self.rng = random.Random(seed)
         self._rv = 100  # a fresh real cluster is never at 0
         self._objs: dict[str, dict[Key, Obj]] = {k: {} for k in KINDS}
         # (kind, namespace, label key, label value) -> names
         self._labels: dict[tuple[str, str, str, str], set[str]] = {}
-        self._history: deque[StoreEvent] = deque(maxlen=history_limit)
-        self._compacted_rv = self._rv
+        self._history: dict[str, deque[StoreEvent]] = {k: deque(maxlen=history_limit) for k in KINDS}
+        # Per kind: the resourceVersion of the newest event no longer in history (a watch from
+        # before it may have missed something).
+        self._compacted: dict[str, int] = dict.fromkeys(KINDS, self._rv)
         self._subs: list[Callable[[StoreEvent], None]] = []
         # Admission hooks run on every create/update before it is stored, like the API server's
         # defaulting: fn(operation "CREATE"|"UPDATE", new object, old object or None) -> object.
@@ -98,21 +107,30 @@ class ObjectStore:
         kind: str,
         namespace: str | None = None,
         selector: dict[str, str] | None = None,
+        *,
+        by_name: bool = False,
     ) -> list[Obj]:
-        """Objects of a kind, optionally in one namespace and matching an equality selector.
+        """Objects of a kind, optionally in one namespace and matching an equality selector
+        (`by_name`: in name order, with a selector and a namespace).
 
         With a selector and a namespace, the label index answers without a scan.
         """
         objs = self._objs[kind]
         if selector and namespace is not None:
-            names = self._candidates(kind, namespace, selector)
+            names: Iterable[str] = self._candidates(kind, namespace, selector)
+            if by_name:
+                names = sorted(names)
             out = [objs[(namespace, n)] for n in names]
+            if len(selector) == 1:  # the index entry is exactly the matches
+                return out
             return [o for o in out if matches(o["metadata"].get("labels"), selector)]
         items: Iterable[Obj] = objs.values()
         if namespace is not None:
             items = (o for o in items if (o["metadata"].get("namespace") or "") == namespace)
         if selector:
             items = (o for o in items if matches(o["metadata"].get("labels"), selector))
+        if by_name:
+            return sorted(items, key=lambda o: o["metadata"]["name"])
         return list(items)
 
     def count(self, kind: str) -> int:
@@ -215,8 +233,13 @@ class ObjectStore:
         return self._commit("DELETED", kind, key, old, old)
 
     def _commit(self, type_: str, kind: str, key: Key, obj: Obj, old: Obj | None = None) -> Obj:
+        """Store `obj` (whose top level and metadata dict the store owns unless it is `old`) under
+        the next resourceVersion, index it, keep it in history and tell the subscribers."""
         self._rv += 1
-        obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
+        if obj is old:  # a deletion: the last state, stamped with the deletion's resourceVersion
+            obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
+        else:
+            obj["metadata"]["resourceVersion"] = str(self._rv)
         if old is not None:
             self._index(kind, key, old, remove=True)
         if type_ == "DELETED":
@@ -224,10 +247,11 @@ class ObjectStore:
         else:
             self._objs[kind][key] = obj
             self._index(kind, key, obj, remove=False)
-        if len(self._history) == self._history.maxlen:
-            self._compacted_rv = self._history[0].rv
+        history = self._history[kind]
+        if len(history) == history.maxlen:
+            self._compacted[kind] = history[0].rv
         event = StoreEvent(type_, kind, obj, self._rv)
-        self._history.append(event)
+        history.append(event)
         for fn in list(self._subs):
             fn(event)
         return obj
@@ -272,13 +296,26 @@ class ObjectStore:
             fn()
 
     def events_since(self, rv: int, kind: str | None = None) -> list[StoreEvent]:
-        """Events after resourceVersion rv, or 410 Expired when history no longer reaches back to it."""
-        oldest_kept = self._history[0].rv if self._history else self._rv + 1
-        if rv < self._compacted_rv or (rv < oldest_kept - 1 and rv < self._rv):
-            raise expired(rv, max(self._compacted_rv, oldest_kept - 1))
-        return [e for e in self._history if e.rv > rv and (kind is None or e.kind == kind)]
+        """Events after resourceVersion rv (of one kind, or all), or 410 Expired when the history
+        no longer reaches back to it."""
+        kinds = [kind] if kind is not None else list(self._history)
+        compacted = max(self._compacted[k] for k in kinds)
+        if rv < compacted:
+            raise expired(rv, compacted)
+        out: list[StoreEvent] = []
+        for k in kinds:
+            newer: list[StoreEvent] = []
+            for event in reversed(self._history[k]):
+                if event.rv <= rv:
+                    break
+                newer.append(event)
+            out += reversed(newer)
+        if kind is None:
+            out.sort(key=lambda e: e.rv)
+        return out
 
     def compact(self) -> None:
         """Forget all history, like an etcd compaction: watches from any older rv get 410."""
-        self._history.clear()
-        self._compacted_rv = self._rv
+        for k, history in self._history.items():
+            history.clear()
+            self._compacted[k] = self._rv

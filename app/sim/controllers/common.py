@@ -1,10 +1,13 @@
-"""Helpers shared by the simulated controllers: the coalesced work queue, owner references,
-label selectors, pod state tests and the API server's (graceful) deletion semantics."""
+"""Helpers shared by the simulated controllers: the coalesced, batched work queue, owner
+references, label selectors, pod state tests, shared timestamps and sub-objects, and the API
+server's (graceful) deletion semantics."""
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from functools import lru_cache
 from typing import Any
 
 from app.sim.clock import SimClock, Timer
@@ -17,15 +20,22 @@ Obj = dict[str, Any]
 
 # The per-pod readiness switch read by the kubelet stand-in: "fail" makes readiness probes fail.
 READINESS_ANNOTATION = "sim.slicescope.io/readiness"
+# Keys (pods, owners) one timer callback handles: a 10,000-pod scale-up is many short callbacks,
+# so the event loop (and /healthz) is never held for long.
+BATCH = 50
 
 
 class WorkQueue:
-    """Keys to sync, handled in ONE clock.call_soon pass however many events queued them."""
+    """Keys to sync, coalesced (a key queued twice syncs once) and handled in clock.call_soon
+    passes of at most `batch` keys each, in the order they were first queued."""
 
-    def __init__(self, clock: SimClock, sync: Callable[[Any], object]) -> None:
+    def __init__(self, clock: SimClock, sync: Callable[[Any], object], *, batch: int = BATCH) -> None:
         self._clock = clock
         self._sync = sync
-        self._keys: dict[Hashable, None] = {}
+        self._batch = max(1, batch)
+        # OrderedDict: popitem(last=False) is O(1), where next(iter(dict)) after deleting from the
+        # front scans every deleted slot (quadratic over a 10,000-key burst).
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
         self._timer: Timer | None = None
 
     def add(self, key: Hashable) -> None:
@@ -38,12 +48,46 @@ class WorkQueue:
 
     def _run(self) -> None:
         self._timer = None
-        keys, self._keys = self._keys, {}
-        for key in keys:
+        keys = self._keys
+        for _ in range(min(self._batch, len(keys))):
+            key, _ = keys.popitem(last=False)
             try:
                 self._sync(key)
             except Exception:  # one broken object must not stop the controller
                 log.exception("simulated controller failed to sync %r", key)
+        if keys and self._timer is None:
+            self._timer = self._clock.call_soon(self._run)
+
+
+# ---- shared values ----------------------------------------------------------------------------
+@lru_cache(maxsize=512)
+def _stamp(second: int) -> str:
+    return rfc3339(second)
+
+
+def stamp(ts: float) -> str:
+    """rfc3339(ts), one shared string per second (thousands of pods carry the same few)."""
+    return _stamp(int(ts))
+
+
+_SHARED: dict[tuple[Any, ...], Obj] = {}
+_SHARED_LIMIT = 4096
+
+
+def shared(d: Obj) -> Obj:
+    """One shared instance of a small flat dict (a condition, a host IP entry): stored objects
+    are frozen, so the thousands of pods whose conditions are equal can hold the same dict."""
+    try:
+        key = tuple(d.items())
+        hash(key)
+    except TypeError:
+        return d
+    got = _SHARED.get(key)
+    if got is None:
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        got = _SHARED[key] = d
+    return got
 
 
 # ---- owner references -----------------------------------------------------------------------
@@ -126,32 +170,22 @@ def is_ready(pod: Obj) -> bool:
 
 # ---- cheap writes ---------------------------------------------------------------------------
 def light_copy(obj: Obj) -> Obj:
-    """A copy deep enough for the controllers' edits: top level, metadata (and its labels,
-    annotations, ownerReferences), spec, status (and its conditions and containerStatuses
-    entries). Far cheaper than copy.deepcopy on a pod with volumes and tolerations."""
+    """A copy deep enough for the controllers' edits: the top level, metadata, spec and status
+    dicts. Below them everything is shared with the stored object, so an edit REPLACES a value
+    (labels, annotations, ownerReferences, conditions, containerStatuses) and never changes one in
+    place. Far cheaper than copy.deepcopy, and the versions of a pod share what did not change."""
     out = dict(obj)
-    md = dict(obj.get("metadata") or {})
-    for k in ("labels", "annotations"):
-        if isinstance(md.get(k), dict):
-            md[k] = dict(md[k])
-    if isinstance(md.get("ownerReferences"), list):
-        md["ownerReferences"] = [dict(r) for r in md["ownerReferences"]]
-    out["metadata"] = md
-    if isinstance(obj.get("spec"), dict):
-        out["spec"] = dict(obj["spec"])
-    if isinstance(obj.get("status"), dict):
-        st = dict(obj["status"])
-        for k in ("conditions", "containerStatuses"):
-            if isinstance(st.get(k), list):
-                st[k] = [dict(x) for x in st[k]]
-        out["status"] = st
+    out["metadata"] = dict(obj.get("metadata") or {})
+    for part in ("spec", "status"):
+        if isinstance(obj.get(part), dict):
+            out[part] = dict(obj[part])
     return out
 
 
 def light_mutate(
     store: ObjectStore, kind: str, namespace: str, name: str, fn: Callable[[Obj], object]
 ) -> Obj:
-    """store.mutate for edits that stay within what `light_copy` copies."""
+    """store.mutate for edits that replace values below metadata/spec/status (see light_copy)."""
     current = store.require(kind, namespace, name)
     draft = light_copy(current)
     if fn(draft) is False:

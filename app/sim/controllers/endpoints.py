@@ -5,6 +5,7 @@ per selector Service, subsets repacked by port set, ready / not-ready addresses,
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from app.sim.clock import SimClock
@@ -25,6 +26,7 @@ from app.sim.controllers.podutil import (
     is_ipv6,
     is_pod_ready,
     pod_ips,
+    pod_trigger_time,
     port_protocol,
     selector_of,
     should_pod_be_in_endpoints,
@@ -36,6 +38,8 @@ from app.timefmt import rfc3339
 
 Obj = dict[str, Any]
 MAX_CAPACITY = 1000
+# Pod records one turn of the idle lane remakes before the sync proper (see _warm_up).
+WARM_UP_BATCH = 2_000
 _NO_PORT = ("", -1, "", "")  # RepackSubsets' sentinel for subsets without ports
 
 
@@ -187,6 +191,121 @@ def count_addresses(subsets: list[Obj]) -> int:
     return sum(len(s.get("addresses") or ()) + len(s.get("notReadyAddresses") or ()) for s in subsets)
 
 
+# ---- the same, from per-pod records kept between syncs --------------------------------------
+_AddrKey = tuple[str, str]  # (ip, pod uid): how RepackSubsets sorts addresses
+_PortTuple = tuple[str, int, str, str]
+
+
+@dataclass(slots=True)
+class Member:
+    """What the controller keeps of one selected pod between syncs (rebuilt when the stored pod
+    object changes): its address key, readiness, ports, and its EndpointAddress once built."""
+
+    pod: Obj
+    ready_at: float | None
+    key: _AddrKey | None  # None: the pod gets no address
+    ready: bool
+    ports: tuple[tuple[_PortTuple, Obj], ...]
+    addr: Obj | None = None
+
+
+def member(svc: Obj, pod: Obj, shared_ports: dict[tuple[int, int], Obj]) -> Member:
+    """The record `pack_endpoints` works from (shared_ports: endpoint ports built so far, by
+    Service port index and number, so the pods of a Service hold the same port dicts)."""
+    ready_at = pod_trigger_time(pod)
+    publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+    if not should_pod_be_in_endpoints(pod, publish):
+        return Member(pod, ready_at, None, False, ())
+    want_v6 = ip_families(svc)[0] == "IPv6"
+    ip = next((ip for ip in pod_ips(pod) if is_ipv6(ip) == want_v6), None)
+    if ip is None:
+        return Member(pod, ready_at, None, False, ())
+    ports: list[tuple[_PortTuple, Obj]] = []
+    for i, sp in enumerate((svc.get("spec") or {}).get("ports") or ()):
+        num = find_port(pod, sp)
+        if num is not None:
+            port = shared_ports.get((i, num))
+            if port is None:
+                port = shared_ports[(i, num)] = _endpoint_port(sp, num)
+            ports.append((_port_tuple(port), port))
+    uid = pod["metadata"].get("uid") or ""
+    return Member(pod, ready_at, (ip, uid), publish or is_pod_ready(pod), tuple(ports))
+
+
+def pack_endpoints(svc: Obj, members: list[Member]) -> tuple[list[Obj], bool]:
+    """truncate_subsets(desired_subsets(svc, pods)) from the pods' records (in pod-name order),
+    building EndpointAddresses only for the addresses kept. Returns (subsets, truncated)."""
+    headless = is_headless(svc)
+    has_ports = bool((svc.get("spec") or {}).get("ports"))
+    ports: dict[_PortTuple, Obj] = {}
+    by_port: dict[_PortTuple, dict[_AddrKey, bool]] = {}
+    first: dict[_AddrKey, Member] = {}
+    no_port: tuple[tuple[_PortTuple, Obj | None], ...] = ((_NO_PORT, None),)
+    for m in members:
+        if m.key is None:
+            continue
+        port_list: tuple[tuple[_PortTuple, Obj | None], ...] = m.ports
+        if not has_ports:
+            if not headless:
+                continue
+            port_list = no_port
+        for pt, p in port_list:
+            if p is not None:
+                ports.setdefault(pt, p)
+            addr_map = by_port.setdefault(pt, {})
+            first.setdefault(m.key, m)
+            if addr_map.get(m.key, True):
+                addr_map[m.key] = m.ready
+    groups: dict[frozenset[tuple[_AddrKey, bool]], list[_PortTuple]] = {}
+    for pt, addr_map in by_port.items():
+        group = groups.setdefault(frozenset(addr_map.items()), [])
+        if pt != _NO_PORT:
+            group.append(pt)
+    packed: list[tuple[list[_AddrKey], list[_AddrKey], list[_PortTuple]]] = []
+    for members_set, pts in groups.items():
+        ready = sorted(k for k, r in members_set if r)
+        not_ready = sorted(k for k, r in members_set if not r)
+        packed.append((ready, not_ready, sorted(pts)))
+    packed.sort(key=lambda x: (tuple(x[2]), (x[0] or x[1] or [("", "")])[0]))
+    # truncateEndpoints, on the address keys
+    total_ready = sum(len(r) for r, _, _ in packed)
+    total_not_ready = sum(len(n) for _, n, _ in packed)
+    over = total_ready + total_not_ready > MAX_CAPACITY
+    if over:
+        truncate_ready = total_ready > MAX_CAPACITY
+        limit = MAX_CAPACITY if truncate_ready else MAX_CAPACITY - total_ready
+        num_total = total_ready if truncate_ready else total_not_ready
+        can_add = limit
+        cut = []
+        for ready, not_ready, pts in packed:
+            keys = ready if truncate_ready else not_ready
+            kept = keys[: min(math.ceil(len(keys) / num_total * limit), can_add)]
+            can_add -= len(kept)
+            if truncate_ready:
+                cut.append((kept, [], pts))
+            else:
+                cut.append((ready, kept, pts))
+        packed = cut
+
+    def addr(k: _AddrKey) -> Obj:
+        m = first[k]
+        if m.addr is None:
+            m.addr = endpoint_address(svc, m.pod)
+        return m.addr  # type: ignore[return-value]
+
+    subsets: list[Obj] = []
+    for ready, not_ready, pts in packed:
+        subset: Obj = {}
+        if ready:
+            subset["addresses"] = [addr(k) for k in ready]
+        if not_ready:
+            subset["notReadyAddresses"] = [addr(k) for k in not_ready]
+        if pts:
+            subset["ports"] = [ports[pt] for pt in pts]
+        subsets.append(subset)
+    return subsets, over
+
+
 def desired_labels(svc: Obj) -> dict[str, str]:
     labels = {k: v for k, v in (svc["metadata"].get("labels") or {}).items() if k != LABEL_HEADLESS}
     labels[LABEL_ENDPOINTS_MANAGED_BY] = ENDPOINTS_CONTROLLER
@@ -204,6 +323,8 @@ class EndpointsController:
         self.queue = KeyQueue(clock, self.sync, "endpoint-controller")
         self._map = PodServiceMap()
         self._tracker = TriggerTimeTracker()
+        # Per Service: the Service object the records were made for, and a record per pod.
+        self._members: dict[Key, tuple[Obj, dict[str, Member]]] = {}
         self._unsubscribe: Any = None
 
     def start(self) -> EndpointsController:
@@ -231,12 +352,47 @@ class EndpointsController:
         elif ev.kind == "Endpoints" and ev.type == "DELETED" and not self.queue.writing:
             self.queue.add(key_of(ev.obj))
 
-    def sync(self, key: Key) -> None:
+    def _records(self, key: Key, svc: Obj, pods: list[Obj]) -> list[Member]:
+        """A record per selected pod, remade only for pods whose stored object changed."""
+        cached = self._members.get(key)
+        old = cached[1] if cached is not None and cached[0] is svc else {}
+        fresh: dict[str, Member] = {}
+        shared_ports: dict[tuple[int, int], Obj] = {}
+        out: list[Member] = []
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            m = old.get(name)
+            if m is None or m.pod is not pod:
+                m = member(svc, pod, shared_ports)
+            fresh[name] = m
+            out.append(m)
+        self._members[key] = (svc, fresh)
+        return out
+
+    def _warm_up(self, key: Key, svc: Obj, pods: list[Obj]) -> bool:
+        """When many pods changed since the last sync, remake a batch of their records and come
+        back (records are pure functions of pod and Service: building them over several turns
+        changes nothing but the length of each turn). True: not done yet."""
+        cached = self._members.get(key)
+        if cached is None or cached[0] is not svc:
+            cached = self._members[key] = (svc, {})
+        records = cached[1]
+        stale = [p for p in pods if (m := records.get(p["metadata"]["name"])) is None or m.pod is not p]
+        if len(stale) <= WARM_UP_BATCH:
+            return False
+        shared_ports: dict[tuple[int, int], Obj] = {}
+        for pod in stale[:WARM_UP_BATCH]:
+            records[pod["metadata"]["name"]] = member(svc, pod, shared_ports)
+        self.queue.add(key)
+        return True
+
+    def sync(self, key: Key) -> int:
         ns, name = key
         svc = self.store.get("Service", ns, name)
         current = self.store.get("Endpoints", ns, name)
         if svc is None:
             self._tracker.forget(key)
+            self._members.pop(key, None)
             managed = (current or {}).get("metadata", {}).get("labels", {}) or {}
             if current is not None and managed.get(LABEL_ENDPOINTS_MANAGED_BY) == ENDPOINTS_CONTROLLER:
                 with self.queue.own_writes():
@@ -245,23 +401,27 @@ class EndpointsController:
                     except ApiError as err:
                         if err.code != 404:
                             raise
-            return
+            return 1
         selector = selector_of(svc)
         if is_external_name(svc) or selector is None:
-            return  # hand-written Endpoints are the user's (and the mirroring controller's)
-        pods = sorted(self.store.list("Pod", ns, selector), key=lambda p: p["metadata"]["name"])
-        trigger = self._tracker.compute(svc, pods)
-        subsets = desired_subsets(svc, pods)
+            self._members.pop(key, None)
+            return 1  # hand-written Endpoints are the user's (and the mirroring controller's)
+        pods = self.store.list("Pod", ns, selector, by_name=True)
+        if self._warm_up(key, svc, pods):
+            return WARM_UP_BATCH
+        records = self._records(key, svc, pods)
+        trigger = self._tracker.compute_times(svc, ((m.pod["metadata"]["name"], m.ready_at) for m in records))
+        subsets, truncated = pack_endpoints(svc, records)
         labels = desired_labels(svc)
 
-        if current is not None:
+        if current is not None and not truncated:
             cur_subsets = current.get("subsets") or []
             cur_ann = current["metadata"].get("annotations") or {}
             capacity_ok = (
                 count_addresses(cur_subsets) <= MAX_CAPACITY and ANNOTATION_OVER_CAPACITY not in cur_ann
             )
             if cur_subsets == subsets and (current["metadata"].get("labels") or {}) == labels and capacity_ok:
-                return
+                return len(pods) + 1
 
         md: Obj = dict(current["metadata"]) if current is not None else {"name": name, "namespace": ns}
         ann = dict(md.get("annotations") or {})
@@ -269,7 +429,6 @@ class EndpointsController:
             ann[ANNOTATION_TRIGGER_TIME] = rfc3339(trigger)
         else:
             ann.pop(ANNOTATION_TRIGGER_TIME, None)
-        subsets, truncated = truncate_subsets(subsets)
         if truncated:
             ann[ANNOTATION_OVER_CAPACITY] = "truncated"
         else:
@@ -287,3 +446,4 @@ class EndpointsController:
                 self.store.create(obj)
             else:
                 self.store.update(obj)
+        return len(pods) + 1

@@ -4,6 +4,7 @@ slices of every selector Service in step with its pods, through the store, on th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from app.sim.clock import SimClock
@@ -23,6 +24,7 @@ from app.sim.controllers.podutil import (
     is_pod_ready,
     is_terminating,
     pod_ips,
+    pod_trigger_time,
     port_protocol,
     selector_of,
     should_pod_be_in_endpoints,
@@ -33,6 +35,8 @@ from app.sim.store import ObjectStore, StoreEvent
 
 Obj = dict[str, Any]
 ZONE_LABEL = "topology.kubernetes.io/zone"
+# Pod records one turn of the idle lane remakes before the reconcile (see _warm_up).
+WARM_UP_BATCH = 2_000
 
 
 # ---- pure: pod -> endpoint, ports -------------------------------------------
@@ -83,6 +87,45 @@ def pod_to_endpoint(pod: Obj, node: Obj | None, svc: Obj, address_type: str) -> 
     return ep
 
 
+@dataclass(slots=True)
+class SliceMember:
+    """What the controller keeps of one selected pod for one address family between syncs
+    (remade when the stored pod or its node object changes)."""
+
+    pod: Obj
+    node: Obj | None
+    ready_at: float | None
+    ports: list[Obj] | None  # None: the pod is not an endpoint (finished, or no IP)
+    group: packing.PortKey
+    ep: Obj | None  # None: no address of the family, or its node is not known yet
+    hash: packing.EndpointHash | None
+    waiting: bool  # its node is not known (and not-ready addresses are not published)
+
+
+def slice_member(
+    svc: Obj,
+    pod: Obj,
+    node: Obj | None,
+    family: str,
+    publish: bool,
+    shared_ports: dict[packing.PortKey, list[Obj]],
+) -> SliceMember:
+    ready_at = pod_trigger_time(pod)
+    if not should_pod_be_in_endpoints(pod, True):
+        return SliceMember(pod, node, ready_at, None, (), None, None, False)
+    ports = endpoint_ports(svc, pod)
+    group = packing.port_key(ports)
+    ports = shared_ports.setdefault(group, ports)
+    if node is None and not publish:
+        return SliceMember(pod, node, ready_at, ports, group, None, None, True)
+    ep: Obj | None = pod_to_endpoint(pod, node, svc, family)
+    if ep is not None and not ep["addresses"]:
+        ep = None
+    return SliceMember(
+        pod, node, ready_at, ports, group, ep, packing.endpoint_hash(ep) if ep else None, False
+    )
+
+
 class EndpointSliceController:
     """Watches Services, Pods, Nodes and its own slices; one sync per Service key."""
 
@@ -96,6 +139,8 @@ class EndpointSliceController:
         self._map = PodServiceMap()
         self._tracker = TriggerTimeTracker()
         self._waiting_for_node: dict[str, set[Key]] = {}
+        # Per Service: the Service object the records were made for; per family, a record per pod.
+        self._members: dict[Key, tuple[Obj, dict[str, dict[str, SliceMember]]]] = {}
         self._unsubscribe: Any = None
 
     # ---- lifecycle -------------------------------------------------------------
@@ -140,50 +185,107 @@ class EndpointSliceController:
             "EndpointSlice", ns, {LABEL_SERVICE_NAME: name, LABEL_SLICE_MANAGED_BY: SLICE_CONTROLLER}
         )
 
-    def sync(self, key: Key) -> None:
+    def sync(self, key: Key) -> int:
         ns, name = key
         svc = self.store.get("Service", ns, name)
         if svc is None or is_external_name(svc) or selector_of(svc) is None:
             # No slices for these; a deleted Service's slices go too (the garbage collector's job).
             if svc is None:
                 self._tracker.forget(key)
+            self._members.pop(key, None)
             self._apply(packing.SlicePlan(delete=self._existing(ns, name)), None, svc)
-            return
+            return 1
         selector = selector_of(svc) or {}
-        pods = sorted(self.store.list("Pod", ns, selector), key=lambda p: p["metadata"]["name"])
-        trigger = self._tracker.compute(svc, pods)
-        existing = self._existing(ns, name)
+        pods = self.store.list("Pod", ns, selector, by_name=True)
         families = ip_families(svc)
         publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+        if self._warm_up(key, svc, pods, families, publish):
+            return WARM_UP_BATCH
+        existing = self._existing(ns, name)
+        cached = self._members.get(key)
+        old_members = cached[1] if cached is not None and cached[0] is svc else {}
+        members: dict[str, dict[str, SliceMember]] = {}
+        shared_ports: dict[packing.PortKey, list[Obj]] = {}
 
         plan = packing.SlicePlan()
         plan.delete = [s for s in existing if s.get("addressType") not in families]
         nodes: dict[str, Obj | None] = {}
         for family in families:
+            old = old_members.get(family, {})
+            fresh = members[family] = {}
             desired: dict[packing.PortKey, packing.DesiredGroup] = {}
+            # Hashes of the endpoints built here, by identity (they are alive: `fresh` holds them);
+            # stored slices mostly hold these very objects.
+            known: dict[int, packing.EndpointHash] = {}
+            last_key: packing.PortKey | None = None
+            group = packing.DesiredGroup([])
             for pod in pods:
-                if not should_pod_be_in_endpoints(pod, True):
-                    continue
-                ports = endpoint_ports(svc, pod)
-                group = desired.setdefault(packing.port_key(ports), packing.DesiredGroup(ports))
+                pod_name = pod["metadata"]["name"]
                 node_name = (pod.get("spec") or {}).get("nodeName") or ""
                 if node_name not in nodes:
                     nodes[node_name] = self.store.get("Node", "", node_name) if node_name else None
                 node = nodes[node_name]
-                if node is None and not publish:
+                m = old.get(pod_name)
+                if m is None or m.pod is not pod or m.node is not node:
+                    m = slice_member(svc, pod, node, family, publish, shared_ports)
+                fresh[pod_name] = m
+                if m.ports is None:
+                    continue
+                if m.group is not last_key:  # the pods of a Service mostly share one port list
+                    last_key = m.group
+                    group = desired.get(m.group)
+                    if group is None:
+                        group = desired[m.group] = packing.DesiredGroup(m.ports)
+                if m.waiting:
                     # Node unknown: leave the pod out and retry when the node appears.
                     self._waiting_for_node.setdefault(node_name, set()).add(key)
                     continue
-                ep = pod_to_endpoint(pod, node, svc, family)
-                if ep["addresses"]:
-                    group.endpoints[packing.endpoint_hash(ep)] = ep
+                if m.ep is not None and m.hash is not None:
+                    group.endpoints[m.hash] = m.ep
+                    known[id(m.ep)] = m.hash
             mine = [s for s in existing if s.get("addressType") == family]
             plan.extend(
                 packing.reconcile_address_type(
-                    svc, desired, mine, family, self.max_endpoints_per_slice, SLICE_CONTROLLER
+                    svc,
+                    desired,
+                    mine,
+                    family,
+                    self.max_endpoints_per_slice,
+                    SLICE_CONTROLLER,
+                    lambda ep, known=known: known.get(id(ep)) or packing.endpoint_hash(ep),
                 )
             )
+        self._members[key] = (svc, members)
+        first = members[families[0]] if families else {}
+        trigger = self._tracker.compute_times(svc, ((n, m.ready_at) for n, m in first.items()))
         self._apply(plan, trigger, svc)
+        return len(pods) + 1
+
+    def _warm_up(self, key: Key, svc: Obj, pods: list[Obj], families: list[str], publish: bool) -> bool:
+        """When many pods changed since the last sync, remake a batch of their records and come
+        back (the records are pure functions of pod, node and Service, so building them over
+        several turns changes nothing but the length of each turn). True: not done yet."""
+        cached = self._members.get(key)
+        if cached is None or cached[0] is not svc:
+            cached = self._members[key] = (svc, {f: {} for f in families})
+        stale = [
+            (family, pod)
+            for family in families
+            for pod in pods
+            if (m := cached[1].setdefault(family, {}).get(pod["metadata"]["name"])) is None
+            or m.pod is not pod
+        ]
+        if len(stale) <= WARM_UP_BATCH:
+            return False
+        shared_ports: dict[packing.PortKey, list[Obj]] = {}
+        for family, pod in stale[:WARM_UP_BATCH]:
+            node_name = (pod.get("spec") or {}).get("nodeName") or ""
+            node = self.store.get("Node", "", node_name) if node_name else None
+            cached[1][family][pod["metadata"]["name"]] = slice_member(
+                svc, pod, node, family, publish, shared_ports
+            )
+        self.queue.add(key)
+        return True
 
     def _apply(self, plan: packing.SlicePlan, trigger: float | None, svc: Obj | None) -> None:
         if not plan:

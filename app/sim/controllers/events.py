@@ -1,20 +1,57 @@
-"""Records core/v1 Event objects in the store as the controllers and the kubelet do, aggregating
-repeats into a count and keeping at most `limit` events (the oldest are deleted)."""
+"""Records core/v1 Event objects in the store as client-go's event recorder does: the correlator
+aggregates similar events (the 10th distinct message about the same object and reason within 10
+minutes becomes one "(combined from similar events): ..." event), repeats of an event bump its
+count, and a spam filter lets a source say at most 25 things about one object in a burst, then one
+every 5 minutes. At most `limit` Event objects are kept (the oldest are deleted)."""
 
 from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.sim.clock import SimClock
+from app.sim.controllers.common import shared, stamp
 from app.sim.errors import ApiError
 from app.sim.store import ObjectStore
-from app.timefmt import rfc3339
 
 Obj = dict[str, Any]
-# (namespace, involved uid, kind, name, fieldPath, type, reason, message, component)
-_AggKey = tuple[str, str, str, str, str, str, str, str, str]
+
+# client-go tools/record/events_cache.go
+MAX_SIMILAR = 10  # distinct messages before aggregation (maxEvents)
+AGGREGATE_WINDOW = 600.0  # seconds a similar-events record lives (maxIntervalInSeconds)
+SPAM_BURST = 25  # defaultSpamBurst
+SPAM_QPS = 1.0 / 300.0  # defaultSpamQPS: one token every 5 minutes
+CACHE_ENTRIES = 4096  # maxLruCacheEntries
+COMBINED = "(combined from similar events): "
+
+
+@dataclass
+class _Similar:
+    messages: set[str] = field(default_factory=set)
+    last: float = 0.0
+
+
+@dataclass
+class _Logged:
+    namespace: str
+    name: str
+    count: int
+    first: str
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+def _put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > CACHE_ENTRIES:
+        cache.popitem(last=False)
 
 
 class EventRecorder:
@@ -25,8 +62,12 @@ class EventRecorder:
         self.store = store
         self.clock = clock
         self.limit = max(1, limit)
-        self._names: OrderedDict[_AggKey, tuple[str, str]] = OrderedDict()  # -> (namespace, name)
+        self._similar: OrderedDict[tuple[str, ...], _Similar] = OrderedDict()
+        self._logged: OrderedDict[tuple[str, ...], _Logged] = OrderedDict()
+        self._spam: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, str], None] = OrderedDict()  # stored events, oldest first
         self._seq = itertools.count()
+        self.dropped = 0  # events the spam filter dropped
 
     def record(
         self,
@@ -39,32 +80,74 @@ class EventRecorder:
         host: str = "",
         field_path: str = "",
     ) -> Obj | None:
+        """Record an event about `obj`; returns the Event written, or None when it was dropped."""
         md = obj.get("metadata") or {}
         namespace = md.get("namespace") or "default"
-        key: _AggKey = (
-            namespace,
-            md.get("uid", ""),
-            obj.get("kind", ""),
-            md.get("name", ""),
-            field_path,
-            type_,
-            reason,
-            message,
-            component,
-        )
-        now = rfc3339(self.clock.now())
-        known = self._names.get(key)
-        if known is not None and self.store.get("Event", *known) is not None:
-            self._names.move_to_end(key)
+        involved = (obj.get("kind", ""), md.get("namespace", ""), md.get("name", ""), md.get("uid", ""))
+        api_version = obj.get("apiVersion", "")
+        now = self.clock.now()
+        # 1. aggregate: similar events (same source, object, type, reason) with many messages.
+        agg_key = (component, host, *involved, api_version, type_, reason)
+        similar = self._similar.get(agg_key)
+        if similar is None or now - similar.last > AGGREGATE_WINDOW:
+            similar = _Similar()
+        similar.messages.add(message)
+        similar.last = now
+        _put(self._similar, agg_key, similar)
+        if len(similar.messages) < MAX_SIMILAR:
+            key: tuple[str, ...] = (*agg_key, field_path, message)
+        else:
+            similar.messages.pop()
+            key, message = agg_key, COMBINED + message
+        # 2. observe: a repeat of a logged event bumps its count.
+        logged = self._logged.get(key)
+        ts = stamp(now)
+        if logged is not None and self.store.get("Event", logged.namespace, logged.name) is None:
+            logged = None
+        if logged is not None:
+            logged.count += 1
+        else:
+            logged = _Logged(namespace, "", 1, ts)
+        _put(self._logged, key, logged)
+        # 3. the spam filter: a token bucket per source and object.
+        spam_key = (component, host, *involved, api_version)
+        bucket = self._spam.get(spam_key) or _Bucket(float(SPAM_BURST), now)
+        bucket.tokens = min(float(SPAM_BURST), bucket.tokens + (now - bucket.at) * SPAM_QPS)
+        bucket.at = now
+        _put(self._spam, spam_key, bucket)
+        if bucket.tokens < 1.0:
+            self.dropped += 1
+            return None
+        bucket.tokens -= 1.0
+        if logged.name:
+            return self._bump(logged, message, ts)
+        return self._create(obj, logged, type_, reason, message, component, host, field_path, ts)
 
-            def bump(ev: Obj) -> None:
-                ev["count"] = int(ev.get("count") or 1) + 1
-                ev["lastTimestamp"] = now
+    def _bump(self, logged: _Logged, message: str, ts: str) -> Obj | None:
+        current = self.store.get("Event", logged.namespace, logged.name)
+        if current is None:
+            return None
+        new = {**current, "metadata": dict(current["metadata"])}
+        new["count"], new["lastTimestamp"], new["message"] = logged.count, ts, message
+        new["metadata"].pop("resourceVersion", None)
+        try:
+            return self.store.update(new)
+        except ApiError:
+            return None
 
-            try:
-                return self.store.mutate("Event", known[0], known[1], bump)
-            except ApiError:
-                pass
+    def _create(
+        self,
+        obj: Obj,
+        logged: _Logged,
+        type_: str,
+        reason: str,
+        message: str,
+        component: str,
+        host: str,
+        field_path: str,
+        ts: str,
+    ) -> Obj | None:
+        md = obj.get("metadata") or {}
         involved: Obj = {
             "kind": obj.get("kind", ""),
             "namespace": md.get("namespace", ""),
@@ -80,18 +163,18 @@ class EventRecorder:
         source: Obj = {"component": component}
         if host:
             source["host"] = host
-        stamp = int(self.clock.now() * 1e9) + next(self._seq)
+        unique = int(self.clock.now() * 1e9) + next(self._seq)
         event: Obj = {
             "kind": "Event",
             "apiVersion": "v1",
-            "metadata": {"name": f"{md.get('name', 'event')}.{stamp:x}", "namespace": namespace},
+            "metadata": {"name": f"{md.get('name', 'event')}.{unique:x}", "namespace": logged.namespace},
             "involvedObject": involved,
             "reason": reason,
             "message": message,
-            "source": source,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
+            "source": shared(source),
+            "firstTimestamp": logged.first,
+            "lastTimestamp": ts,
+            "count": logged.count,
             "type": type_,
             "eventTime": None,
             "reportingComponent": component,
@@ -101,9 +184,10 @@ class EventRecorder:
             created = self.store.create(event)
         except ApiError:
             return None
-        self._names[key] = (namespace, created["metadata"]["name"])
-        while len(self._names) > self.limit:
-            _, (ns, name) = self._names.popitem(last=False)
+        logged.name = created["metadata"]["name"]
+        self._kept[(logged.namespace, logged.name)] = None
+        while len(self._kept) > self.limit:
+            (ns, name), _ = self._kept.popitem(last=False)
             if self.store.get("Event", ns, name) is not None:
                 self.store.delete("Event", ns, name)
         return created

@@ -1,14 +1,14 @@
-"""Scheduler and kubelet stand-ins: bind pods round-robin to the simulated nodes, start them
-after a delay with an IP from the node's podCIDR, run readiness probes on the clock, and finish
-graceful deletion. A pod's probe outcome is its annotation `sim.slicescope.io/readiness`
-("fail" makes every readiness probe of the pod fail; absent or "pass" lets them pass)."""
+"""Kubelet stand-in: starts the pods bound to the simulated nodes after a delay with an IP from
+the node's podCIDR, runs readiness probes on the clock, and finishes graceful deletion. A pod's
+probe outcome is its annotation `sim.slicescope.io/readiness` ("fail" makes every readiness probe
+of the pod fail; absent or "pass" lets them pass)."""
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from app.sim.clock import SimClock, Timer
@@ -19,11 +19,14 @@ from app.sim.controllers.common import (
     is_terminal,
     is_terminating,
     light_mutate,
+    shared,
+    stamp,
 )
 from app.sim.controllers.events import EventRecorder
+from app.sim.controllers.nodes import NodeCache, NodeInfo
 from app.sim.errors import ApiError
 from app.sim.store import Key, ObjectStore, StoreEvent, key_of
-from app.timefmt import parse_rfc3339, rfc3339
+from app.timefmt import parse_rfc3339
 
 Obj = dict[str, Any]
 
@@ -43,195 +46,8 @@ def probe_failure_message(probe: Obj, pod: Obj, port_hint: object = None) -> str
     return "Readiness probe failed: command exited with non-zero status 1"
 
 
-# ---- nodes ------------------------------------------------------------------------------------
-@dataclass
-class NodeInfo:
-    """What the stand-ins need of a Node: its address, its pod CIDR and the pod IPs in use."""
-
-    name: str
-    host_ip: str
-    cidr: ipaddress.IPv4Network | None
-    ready: bool = True
-    used: set[str] = field(default_factory=set)
-    _next: int = 2
-
-    @property
-    def capacity(self) -> int:
-        # .0 is the network, .1 the bridge gateway, the last the broadcast address.
-        return max(0, self.cidr.num_addresses - 3) if self.cidr else 0
-
-    def allocate_ip(self) -> str | None:
-        """Sequential like the host-local CNI plugin, wrapping around, skipping IPs in use."""
-        if self.cidr is None or len(self.used) >= self.capacity:
-            return None
-        base, last = int(self.cidr.network_address), self.cidr.num_addresses - 2
-        for _ in range(self.capacity):
-            offset = self._next
-            self._next = self._next + 1 if self._next < last else 2
-            ip = str(ipaddress.IPv4Address(base + offset))
-            if ip not in self.used:
-                self.used.add(ip)
-                return ip
-        return None
-
-    def reserve_ip(self, ip: str) -> None:
-        self.used.add(ip)
-
-
-def node_info(node: Obj, old: NodeInfo | None = None) -> NodeInfo:
-    md, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
-    host_ip = next((a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), "")
-    try:
-        cidr = ipaddress.IPv4Network(spec["podCIDR"]) if spec.get("podCIDR") else None
-    except ValueError:
-        cidr = None
-    ready_cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    ready = ready_cond is None or ready_cond.get("status") == "True"
-    info = NodeInfo(md["name"], host_ip, cidr, ready)
-    if old is not None and old.cidr == cidr:
-        info.used, info._next = old.used, old._next
-    return info
-
-
-class _NodeCache:
-    def __init__(self) -> None:
-        self.nodes: dict[str, NodeInfo] = {}
-
-    def on_node(self, event: StoreEvent) -> None:
-        name = event.obj["metadata"]["name"]
-        if event.type == "DELETED":
-            self.nodes.pop(name, None)
-        else:
-            self.nodes[name] = node_info(event.obj, self.nodes.get(name))
-
-
-# ---- scheduler -------------------------------------------------------------------------------
-class Scheduler:
-    """default-scheduler stand-in: binds unscheduled pods round-robin over ready nodes with room."""
-
-    def __init__(self, store: ObjectStore, clock: SimClock, *, events: EventRecorder | None = None) -> None:
-        self.store = store
-        self.clock = clock
-        self.events = events or EventRecorder(store, clock)
-        self._nodes = _NodeCache()
-        self._queue = WorkQueue(clock, self._sync)
-        self._bound: dict[Key, str] = {}  # pod -> node, for every pod holding a place on a node
-        self._per_node: dict[str, int] = {}
-        self._waiting: dict[Key, None] = {}  # unschedulable pods, retried when room appears
-        self._rr = 0
-        self._unsubscribe: Any = None
-
-    def start(self) -> None:
-        self._unsubscribe = self.store.subscribe(self._on_event)
-        for node in self.store.list("Node"):
-            self._nodes.on_node(StoreEvent("ADDED", "Node", node, 0))
-        for pod in self.store.list("Pod"):
-            self._on_event(StoreEvent("ADDED", "Pod", pod, 0))
-
-    def stop(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
-
-    def _on_event(self, event: StoreEvent) -> None:
-        if event.kind == "Node":
-            self._nodes.on_node(event)
-            self._retry_waiting()
-            return
-        if event.kind != "Pod":
-            return
-        key = key_of(event.obj)
-        node = (event.obj.get("spec") or {}).get("nodeName")
-        gone = event.type == "DELETED" or is_terminal(event.obj)
-        if node and not gone:
-            self._hold(key, node)
-        elif key in self._bound:
-            self._release(key)
-            self._retry_waiting()
-        if event.type == "DELETED":
-            self._waiting.pop(key, None)
-        elif not node and not is_terminating(event.obj):
-            self._queue.add(key)
-
-    def _hold(self, key: Key, node: str) -> None:
-        prev = self._bound.get(key)
-        if prev == node:
-            return
-        if prev is not None:
-            self._per_node[prev] -= 1
-        self._bound[key] = node
-        self._per_node[node] = self._per_node.get(node, 0) + 1
-
-    def _release(self, key: Key) -> None:
-        node = self._bound.pop(key)
-        self._per_node[node] -= 1
-
-    def _retry_waiting(self) -> None:
-        for key in self._waiting:
-            self._queue.add(key)
-        self._waiting.clear()
-
-    def _pick_node(self) -> NodeInfo | None:
-        nodes = sorted((n for n in self._nodes.nodes.values() if n.ready), key=lambda n: n.name)
-        for i in range(len(nodes)):
-            n = nodes[(self._rr + i) % len(nodes)]
-            if self._per_node.get(n.name, 0) < n.capacity:
-                self._rr = (self._rr + i + 1) % len(nodes)
-                return n
-        return None
-
-    def _sync(self, key: Key) -> None:
-        pod = self.store.get("Pod", *key)
-        if pod is None or is_terminating(pod) or (pod.get("spec") or {}).get("nodeName"):
-            return
-        if (pod.get("spec") or {}).get("schedulerName", "default-scheduler") != "default-scheduler":
-            return
-        node = self._pick_node()
-        now = rfc3339(self.clock.now())
-        if node is None:
-            self._waiting[key] = None
-            total = len(self._nodes.nodes)
-            msg = f"0/{total} nodes are available: {total} Too many pods."
-            cond = {
-                "type": "PodScheduled",
-                "status": "False",
-                "lastProbeTime": None,
-                "lastTransitionTime": now,
-                "reason": "Unschedulable",
-                "message": msg,
-            }
-            prev = condition(pod, "PodScheduled")
-            if prev is None or prev.get("message") != msg:
-                light_mutate(self.store, "Pod", *key, lambda p: _set_condition(p, cond))
-                self.events.record(pod, "Warning", "FailedScheduling", msg, "default-scheduler")
-            return
-
-        def bind(draft: Obj) -> None:
-            draft["spec"]["nodeName"] = node.name
-            _set_condition(
-                draft,
-                {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now},
-            )
-
-        bound = light_mutate(self.store, "Pod", *key, bind)
-        self._hold(key, node.name)
-        self.events.record(
-            bound,
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {key[0]}/{key[1]} to {node.name}",
-            "default-scheduler",
-        )
-
-
-def _set_condition(pod: Obj, cond: Obj) -> None:
-    status = pod.setdefault("status", {})
-    conds = [c for c in status.get("conditions") or [] if c.get("type") != cond["type"]]
-    conds.append(cond)
-    status["conditions"] = conds
-
-
 # ---- kubelet ---------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class _Probe:
     container: str
     spec: Obj
@@ -246,7 +62,7 @@ class _Probe:
     timer: Timer | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Runtime:
     uid: str
     node: str
@@ -284,9 +100,10 @@ class Kubelet:
         self.clock = clock
         self.events = events or EventRecorder(store, clock)
         self.start_seconds = start_seconds
-        self._nodes = _NodeCache()
+        self._nodes = NodeCache()
         self._queue = WorkQueue(clock, self._sync)
         self._pods: dict[Key, _Runtime] = {}
+        self._writing = False  # the kubelet's own pod writes: nothing to react to
         self._unsubscribe: Any = None
 
     def start(self) -> None:
@@ -306,10 +123,17 @@ class Kubelet:
     def _on_event(self, event: StoreEvent) -> None:
         if event.kind == "Node":
             self._nodes.on_node(event)
-        elif event.kind == "Pod":
+        elif event.kind == "Pod" and not self._writing:
             key = key_of(event.obj)
             if key in self._pods or (event.obj.get("spec") or {}).get("nodeName"):
                 self._queue.add(key)
+
+    def _write(self, key: Key, fn: Any) -> Obj:
+        self._writing = True
+        try:
+            return light_mutate(self.store, "Pod", *key, fn)
+        finally:
+            self._writing = False
 
     # ---- the sync pass ---------------------------------------------------------------------
     def _sync(self, key: Key) -> None:
@@ -350,7 +174,7 @@ class Kubelet:
         self._pods[key] = rt
         containers = (pod.get("spec") or {}).get("containers") or []
         names = ", ".join(c["name"] for c in containers)
-        ts = rfc3339(now)
+        ts = stamp(now)
 
         def creating(draft: Obj) -> None:
             status = draft.setdefault("status", {})
@@ -368,13 +192,13 @@ class Kubelet:
                 scheduled,
             ]
             status["hostIP"] = node.host_ip
-            status["hostIPs"] = [{"ip": node.host_ip}]
+            status["hostIPs"] = _ip_list(node.host_ip)
             status["startTime"] = ts
             status["containerStatuses"] = [
                 {
                     "name": c["name"],
-                    "state": {"waiting": {"reason": "ContainerCreating"}},
-                    "lastState": {},
+                    "state": _CREATING,
+                    "lastState": _NO_STATE,
                     "ready": False,
                     "restartCount": 0,
                     "image": c.get("image", ""),
@@ -384,7 +208,7 @@ class Kubelet:
                 for c in containers
             ]
 
-        light_mutate(self.store, "Pod", *key, creating)
+        self._write(key, creating)
         rt.timer = self.clock.call_later(self.start_seconds, lambda: self._start(key, uid))
 
     def _start(self, key: Key, uid: str) -> None:
@@ -414,7 +238,7 @@ class Kubelet:
             spec = c.get("readinessProbe")
             if isinstance(spec, dict):
                 rt.probes[c["name"]] = _new_probe(c["name"], spec, now)
-        ts = rfc3339(now)
+        ts = stamp(now)
         host_ip = node.host_ip if node else ""
 
         def running(draft: Obj) -> None:
@@ -428,15 +252,15 @@ class Kubelet:
                 scheduled,
             ]
             status["hostIP"] = host_ip
-            status["hostIPs"] = [{"ip": host_ip}]
+            status["hostIPs"] = _ip_list(host_ip)
             status["podIP"] = ip
             status["podIPs"] = [{"ip": ip}]
             status.setdefault("startTime", ts)
             status["containerStatuses"] = [
                 {
                     "name": c["name"],
-                    "state": {"running": {"startedAt": ts}},
-                    "lastState": {},
+                    "state": _running_state(ts),
+                    "lastState": _NO_STATE,
                     "ready": _container_ready(rt, c["name"]),
                     "restartCount": 0,
                     "image": c.get("image", ""),
@@ -448,7 +272,7 @@ class Kubelet:
                 for c in containers
             ]
 
-        light_mutate(self.store, "Pod", *key, running)
+        self._write(key, running)
         for probe in rt.probes.values():
             probe.timer = self.clock.call_at(probe.origin, lambda p=probe: self._probe(key, uid, p))
 
@@ -525,7 +349,7 @@ class Kubelet:
         pod = self.store.get("Pod", *key)
         if pod is None or rt.phase != "running":
             return
-        ts = rfc3339(self.clock.now())
+        ts = stamp(self.clock.now())
         want = _readiness_conditions(pod, rt, ts)
         have = [condition(pod, "Ready"), condition(pod, "ContainersReady")]
         flags = {
@@ -547,14 +371,16 @@ class Kubelet:
                 if new is None:
                     conds.append(c)
                 elif c.get("status") == new["status"]:
-                    conds.append({**new, "lastTransitionTime": c.get("lastTransitionTime", ts)})
+                    conds.append(shared({**new, "lastTransitionTime": c.get("lastTransitionTime", ts)}))
                 else:
                     conds.append(new)
             status["conditions"] = conds
-            for cs in status.get("containerStatuses") or []:
-                cs["ready"] = _container_ready(rt, cs["name"])
+            status["containerStatuses"] = [
+                {**cs, "ready": _container_ready(rt, cs["name"])}
+                for cs in status.get("containerStatuses") or []
+            ]
 
-        light_mutate(self.store, "Pod", *key, update)
+        self._write(key, update)
 
     # ---- termination -----------------------------------------------------------------------
     def _kill(self, key: Key, pod: Obj, rt: _Runtime) -> None:
@@ -625,7 +451,22 @@ def _cond(type_: str, ok: bool, ts: str, **extra: str) -> Obj:
         "lastTransitionTime": ts,
     }
     c.update(extra)
-    return c
+    return shared(c)
+
+
+# Shared, frozen pieces of container statuses (thousands of pods hold the same ones).
+_CREATING: Obj = {"waiting": {"reason": "ContainerCreating"}}
+_NO_STATE: Obj = {}
+
+
+@lru_cache(maxsize=256)
+def _running_state(ts: str) -> Obj:
+    return {"running": {"startedAt": ts}}
+
+
+@lru_cache(maxsize=256)
+def _ip_list(ip: str) -> list[Obj]:
+    return [{"ip": ip}]
 
 
 def _container_ready(rt: _Runtime, name: str) -> bool:
@@ -659,6 +500,7 @@ def _readiness_conditions(pod: Obj, rt: _Runtime, ts: str) -> list[Obj]:
     return [_cond("Ready", True, ts), _cond("ContainersReady", True, ts)]
 
 
+@lru_cache(maxsize=256)
 def _image_id(image: str) -> str:
     if not image:
         return ""

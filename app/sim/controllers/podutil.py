@@ -147,12 +147,14 @@ class SelectorIndex:
     """Which Services (by key) select a pod, without scanning every Service.
 
     Each Service is filed under one (namespace, label key, value) pair of its selector; a pod is
-    checked only against the Services filed under one of its own labels.
+    checked only against the Services filed under one of its own labels. Answers are remembered
+    per labels dict (the pods of a ReplicaSet share theirs) until a Service changes.
     """
 
     _selectors: dict[Key, dict[str, str]] = field(default_factory=dict)
     _filed_under: dict[Key, tuple[str, str, str]] = field(default_factory=dict)
     _buckets: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
+    _answers: dict[tuple[int, str], tuple[dict[str, str], frozenset[Key]]] = field(default_factory=dict)
 
     def set(self, key: Key, selector: dict[str, str] | None) -> None:
         self.remove(key)
@@ -168,6 +170,7 @@ class SelectorIndex:
         self._buckets.setdefault(bucket_key, set()).add(key[1])
 
     def remove(self, key: Key) -> None:
+        self._answers.clear()
         self._selectors.pop(key, None)
         bucket_key = self._filed_under.pop(key, None)
         if bucket_key is not None:
@@ -180,16 +183,23 @@ class SelectorIndex:
     def selector(self, key: Key) -> dict[str, str] | None:
         return self._selectors.get(key)
 
-    def services_for(self, namespace: str, labels: dict[str, str] | None) -> set[Key]:
-        out: set[Key] = set()
+    def services_for(self, namespace: str, labels: dict[str, str] | None) -> frozenset[Key]:
         if not labels:
-            return out
+            return frozenset()
+        known = self._answers.get((id(labels), namespace))
+        if known is not None and known[0] is labels:
+            return known[1]
+        out: set[Key] = set()
         for k, v in labels.items():
             for name in self._buckets.get((namespace, k, v), ()):
                 sel = self._selectors[(namespace, name)]
                 if all(labels.get(sk) == sv for sk, sv in sel.items()):
                     out.add((namespace, name))
-        return out
+        answer = frozenset(out)
+        if len(self._answers) >= 4096:
+            self._answers.clear()
+        self._answers[(id(labels), namespace)] = (labels, answer)  # holding labels keeps its id unique
+        return answer
 
 
 # ---- pod change filter -----------------------------------------------------
@@ -197,10 +207,11 @@ def pod_endpoint_state(pod: Obj) -> tuple[Any, ...]:
     """What about a pod can change its endpoints (podEndpointsChanged), labels aside."""
     md = pod.get("metadata") or {}
     spec = _spec(pod)
+    status = _status(pod)
     return (
         bool(md.get("deletionTimestamp")),
         is_pod_ready(pod),
-        is_terminal(pod),
+        status.get("phase") in ("Succeeded", "Failed"),
         tuple(pod_ips(pod)),
         spec.get("nodeName"),
         spec.get("hostname"),
@@ -208,10 +219,14 @@ def pod_endpoint_state(pod: Obj) -> tuple[Any, ...]:
     )
 
 
+_NO_LABELS: dict[str, str] = {}
+_NO_SERVICES: frozenset[Key] = frozenset()
+
+
 @dataclass
 class PodServiceMap:
     """Maps pod changes to the Service keys to resync (GetServicesToUpdateOnPodChange), keeping the
-    selector index and each pod's last labels and endpoint-relevant state."""
+    selector index and each pod's last labels (the stored, frozen dict) and endpoint-relevant state."""
 
     index: SelectorIndex = field(default_factory=SelectorIndex)
     _pods: dict[Key, tuple[dict[str, str], tuple[Any, ...]]] = field(default_factory=dict)
@@ -225,11 +240,11 @@ class PodServiceMap:
             self.index.set(key, selector_of(svc))
         return key
 
-    def pod_changed(self, event_type: str, pod: Obj) -> set[Key]:
+    def pod_changed(self, event_type: str, pod: Obj) -> frozenset[Key]:
         md = pod["metadata"]
         key = (md.get("namespace") or "", md["name"])
         ns = key[0]
-        labels = dict(md.get("labels") or {})
+        labels = md.get("labels") or _NO_LABELS
         if event_type == "DELETED":
             old = self._pods.pop(key, None)
             return self.index.services_for(ns, old[0] if old else labels)
@@ -238,10 +253,10 @@ class PodServiceMap:
         self._pods[key] = (labels, state)
         if event_type == "ADDED" or old is None:
             return self.index.services_for(ns, labels)
-        labels_changed = old[0] != labels
+        labels_changed = old[0] is not labels and old[0] != labels
         pod_changed = old[1] != state
         if not labels_changed and not pod_changed:
-            return set()
+            return _NO_SERVICES
         services = self.index.services_for(ns, labels)
         if labels_changed:
             before = self.index.services_for(ns, old[0])
@@ -264,6 +279,10 @@ class TriggerTimeTracker:
     _states: dict[Key, _TriggerState] = field(default_factory=dict)
 
     def compute(self, svc: Obj, pods: Iterable[Obj]) -> float | None:
+        return self.compute_times(svc, ((p["metadata"]["name"], pod_trigger_time(p)) for p in pods))
+
+    def compute_times(self, svc: Obj, times: Iterable[tuple[str, float | None]]) -> float | None:
+        """`compute` from each selected pod's (name, Ready transition time)."""
         md = svc["metadata"]
         key = (md.get("namespace") or "", md["name"])
         state = self._states.get(key)
@@ -272,11 +291,9 @@ class TriggerTimeTracker:
         last_svc = state.service_time if state else None
         changed: float | None = None
         pod_times: dict[str, float] = {}
-        for pod in pods:
-            t = pod_trigger_time(pod)
+        for name, t in times:
             if t is None:
                 continue
-            name = pod["metadata"]["name"]
             pod_times[name] = t
             prev = last_pods.get(name)
             if prev is None or t > prev:

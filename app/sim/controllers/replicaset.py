@@ -1,13 +1,21 @@
 """ReplicaSet controller: keeps `spec.replicas` active pods owned through a controller
 ownerReference, adopting matching orphans, releasing pods relabelled out of its selector, and
-reporting replicas / fullyLabeled / ready / available / terminating in its status."""
+reporting replicas / fullyLabeled / ready / available / terminating in its status.
+
+What a sync needs of the pods is kept up to date from store events (each pod's facts and each
+ReplicaSet's tallies), so a sync costs the same for 10 pods or 10,000; pods are created and
+deleted by a job that works in batches across clock callbacks (the controller's expectations:
+no new job for a ReplicaSet while one is under way).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from app.sim.clock import SimClock
+from app.sim.clock import SimClock, Timer
 from app.sim.controllers.common import (
+    BATCH,
     WorkQueue,
     condition,
     controller_ref,
@@ -18,7 +26,6 @@ from app.sim.controllers.common import (
     light_mutate,
     owner_ref,
     request_delete,
-    select_pods,
     selector_matches,
 )
 from app.sim.controllers.events import EventRecorder
@@ -28,6 +35,8 @@ from app.timefmt import parse_rfc3339
 
 Obj = dict[str, Any]
 COMPONENT = "replicaset-controller"
+# Backoff after a failed pod creation (e.g. a quota): 1 s, doubling, at most 5 minutes.
+RETRY_FIRST, RETRY_MAX = 1.0, 300.0
 
 
 def deletion_rank(pod: Obj) -> tuple[int, int, int, float]:
@@ -43,24 +52,114 @@ def deletion_rank(pod: Obj) -> tuple[int, int, int, float]:
     )
 
 
-def pod_from_template(rs: Obj) -> Obj:
+def pod_from_template(rs: Obj, owner_refs: list[Obj] | None = None) -> Obj:
+    """A new pod of the ReplicaSet (`owner_refs`: its ownerReferences list, which the pods of one
+    ReplicaSet may share, as stored objects are frozen)."""
     template = (rs.get("spec") or {}).get("template") or {}
     tmd = template.get("metadata") or {}
     md: Obj = {
         "generateName": rs["metadata"]["name"] + "-",
         "namespace": rs["metadata"].get("namespace", "default"),
-        "labels": dict(tmd.get("labels") or {}),
-        "ownerReferences": [owner_ref(rs)],
+        # Stored objects are frozen: every pod of the ReplicaSet may hold the template's labels
+        # dict (a relabel replaces it, never edits it).
+        "labels": tmd.get("labels") or {},
+        "ownerReferences": owner_refs or [owner_ref(rs)],
     }
     if tmd.get("annotations"):
-        md["annotations"] = dict(tmd["annotations"])
+        md["annotations"] = tmd["annotations"]
     return {
         "kind": "Pod",
         "apiVersion": "v1",
         "metadata": md,
-        # Stored objects are frozen, so the pod may share the template's (never edited) parts.
         "spec": dict(template.get("spec") or {}),
     }
+
+
+# ---- what the controller keeps of pods and ReplicaSets ------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """The parts of a ReplicaSet its pods are judged against."""
+
+    selector: Obj | None
+    template_labels: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PodFacts:
+    """What a pod counts for: its controlling ReplicaSet (uid, name) and how it counts there."""
+
+    owner: tuple[str, str] | None
+    orphan: bool = False  # active, no controller: a ReplicaSet whose selector matches adopts it
+    claimed: bool = False  # owned, active, matching the owner's selector
+    misfit: bool = False  # owned and active but outside the selector: to be released
+    ready: bool = False
+    labeled: bool = False
+    terminating: bool = False  # owned, terminating, not finished
+    ready_since: float | None = None
+
+
+def pod_facts(pod: Obj, shape: Shape | None) -> PodFacts:
+    """Classify a pod against its owner's shape (None: owner unknown or not a ReplicaSet)."""
+    ref = controller_ref(pod)
+    active = is_active(pod)
+    if ref is None:
+        return PodFacts(None, orphan=active)
+    if ref.get("kind") != "ReplicaSet" or not ref.get("uid"):
+        return PodFacts(None)
+    owner = (ref["uid"], ref.get("name", ""))
+    terminating = is_terminating(pod) and not is_terminal(pod)
+    if not active or shape is None:
+        return PodFacts(owner, terminating=terminating)
+    labels = pod["metadata"].get("labels")
+    if not selector_matches(shape.selector, labels):
+        return PodFacts(owner, misfit=True)
+    ready = is_ready(pod)
+    since = parse_rfc3339((condition(pod, "Ready") or {}).get("lastTransitionTime")) if ready else None
+    return PodFacts(
+        owner,
+        claimed=True,
+        ready=ready,
+        labeled=matches(labels, shape.template_labels),
+        ready_since=since,
+    )
+
+
+@dataclass
+class Tally:
+    """Counts over a ReplicaSet's pods, kept from the pods' facts."""
+
+    claimed: int = 0
+    ready: int = 0
+    labeled: int = 0
+    terminating: int = 0
+    pods: set[str] = field(default_factory=set)  # names of the pods it owns, in any state
+    misfits: set[str] = field(default_factory=set)
+
+    def add(self, name: str, f: PodFacts, sign: int) -> None:
+        if (name in self.pods) != (sign < 0):
+            return  # counted already, or never counted (its owner was unknown then)
+        self.claimed += sign * f.claimed
+        self.ready += sign * (f.claimed and f.ready)
+        self.labeled += sign * (f.claimed and f.labeled)
+        self.terminating += sign * f.terminating
+        if sign > 0:
+            self.pods.add(name)
+            if f.misfit:
+                self.misfits.add(name)
+        else:
+            self.pods.discard(name)
+            self.misfits.discard(name)
+
+
+@dataclass
+class Job:
+    """Pods being created (`left` more) or deleted (`victims`, in order) for one ReplicaSet."""
+
+    key: Key
+    uid: str
+    create: bool
+    left: int = 0
+    victims: list[str] = field(default_factory=list)  # the next victim last
 
 
 class ReplicaSetController:
@@ -71,69 +170,114 @@ class ReplicaSetController:
         *,
         events: EventRecorder | None = None,
         burst_replicas: int = 500,
+        batch: int = BATCH,
     ) -> None:
         self.store = store
         self.clock = clock
         self.events = events or EventRecorder(store, clock)
-        self.burst_replicas = burst_replicas
+        self.burst_replicas = burst_replicas  # most pods one job creates or deletes
+        self.batch = max(1, batch)  # most pods one clock callback of a job creates or deletes
         self._queue = WorkQueue(clock, self._sync)
-        self._owner_of: dict[Key, tuple[str, str]] = {}  # pod -> (rs name, rs uid) of its controller
-        self._owned: dict[str, set[str]] = {}  # rs uid -> pod names
-        self._timers: dict[Key, Any] = {}  # minReadySeconds re-checks
+        self._shapes: dict[str, Shape] = {}  # rs uid -> shape
+        self._facts: dict[Key, PodFacts] = {}
+        self._tallies: dict[str, Tally] = {}  # rs uid -> tally
+        self._orphans: dict[str, dict[str, None]] = {}  # namespace -> orphan pod names
+        self._jobs: dict[str, Job] = {}  # rs uid -> job under way
+        self._failures: dict[str, int] = {}  # rs uid -> failed creations in a row
+        self._owner_refs: dict[str, list[Obj]] = {}  # rs uid -> the ownerReferences its pods share
+        self._timers: dict[Key, Timer] = {}  # minReadySeconds re-checks
+        self._retries: dict[Key, Timer] = {}  # syncs after a failed pod creation
         self._unsubscribe: Any = None
 
     def start(self) -> None:
         self._unsubscribe = self.store.subscribe(self._on_event)
-        for pod in self.store.list("Pod"):
-            self._track(pod, deleted=False)
         for rs in self.store.list("ReplicaSet"):
-            self._queue.add(key_of(rs))
+            self._on_event(StoreEvent("ADDED", "ReplicaSet", rs, 0))
+        for pod in self.store.list("Pod"):
+            self._on_event(StoreEvent("ADDED", "Pod", pod, 0))
 
     def stop(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
 
     # ---- events: only bookkeeping and enqueueing ---------------------------------------------
-    def _track(self, pod: Obj, *, deleted: bool) -> tuple[str, str] | None:
-        """Keep pod -> controlling ReplicaSet; returns the previous owner when it changed."""
-        key = key_of(pod)
-        ref = None if deleted else controller_ref(pod)
-        new = (ref["name"], ref["uid"]) if ref and ref.get("kind") == "ReplicaSet" else None
-        old = self._owner_of.get(key)
-        if old == new:
-            return None
-        if old is not None:
-            names = self._owned.get(old[1])
-            if names is not None:
-                names.discard(key[1])
-                if not names:
-                    del self._owned[old[1]]
-            del self._owner_of[key]
-        if new is not None:
-            self._owner_of[key] = new
-            self._owned.setdefault(new[1], set()).add(key[1])
-        return old
-
     def _on_event(self, event: StoreEvent) -> None:
         if event.kind == "ReplicaSet":
-            if event.type != "DELETED":
-                self._queue.add(key_of(event.obj))
+            self._on_replicaset(event)
+        elif event.kind == "Pod":
+            pod = event.obj
+            shape = None
+            ref = controller_ref(pod)
+            if ref is not None:
+                shape = self._shapes.get(ref.get("uid", ""))
+            self._set_facts(key_of(pod), None if event.type == "DELETED" else pod_facts(pod, shape), pod)
+
+    def _on_replicaset(self, event: StoreEvent) -> None:
+        rs = event.obj
+        uid = rs["metadata"].get("uid", "")
+        if event.type == "DELETED":
+            self._shapes.pop(uid, None)
+            self._jobs.pop(uid, None)
+            self._failures.pop(uid, None)
+            self._owner_refs.pop(uid, None)
+            tally = self._tallies.pop(uid, None)
+            if tally is not None:  # its pods now count for no ReplicaSet (the GC deletes them)
+                ns = rs["metadata"].get("namespace", "")
+                for name in list(tally.pods):
+                    self._facts[(ns, name)] = PodFacts(self._facts[(ns, name)].owner)
+            for timers in (self._timers, self._retries):
+                timer = timers.pop(key_of(rs), None)
+                if timer is not None:
+                    timer.cancel()
             return
-        if event.kind != "Pod":
+        spec = rs.get("spec") or {}
+        tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        shape = Shape(spec.get("selector"), tlabels)
+        old = self._shapes.get(uid)
+        self._shapes[uid] = shape
+        if old is not None and old != shape:
+            self._reclassify(rs, shape)
+        self._queue.add(key_of(rs))
+
+    def _reclassify(self, rs: Obj, shape: Shape) -> None:
+        """A ReplicaSet's template labels changed: judge its pods again."""
+        ns, uid = rs["metadata"].get("namespace", ""), rs["metadata"]["uid"]
+        for name in list(self._tallies.get(uid, Tally()).pods):
+            pod = self.store.get("Pod", ns, name)
+            if pod is not None:
+                self._set_facts((ns, name), pod_facts(pod, shape), pod)
+
+    def _set_facts(self, key: Key, new: PodFacts | None, pod: Obj) -> None:
+        ns, name = key
+        old = self._facts.get(key)
+        if old == new:
+            if new is not None and new.orphan:  # its labels may have changed: who adopts it now?
+                self._enqueue_adopters(ns, pod)
             return
-        pod = event.obj
-        ns = pod["metadata"].get("namespace", "")
-        old = self._track(pod, deleted=event.type == "DELETED")
         if old is not None:
-            self._queue.add((ns, old[0]))
-        owner = self._owner_of.get(key_of(pod))
-        if owner is not None:
-            self._queue.add((ns, owner[0]))
-        elif event.type != "DELETED" and is_active(pod):
-            labels = pod["metadata"].get("labels")
-            for rs in self.store.list("ReplicaSet", ns):
-                if selector_matches((rs.get("spec") or {}).get("selector"), labels):
-                    self._queue.add(key_of(rs))
+            if old.owner is not None and (tally := self._tallies.get(old.owner[0])) is not None:
+                tally.add(name, old, -1)
+            if old.orphan:
+                self._orphans.get(ns, {}).pop(name, None)
+        if new is None:
+            self._facts.pop(key, None)
+        else:
+            self._facts[key] = new
+            if new.owner is not None and new.owner[0] in self._shapes:
+                self._tallies.setdefault(new.owner[0], Tally()).add(name, new, 1)
+            if new.orphan:
+                self._orphans.setdefault(ns, {})[name] = None
+        for facts in (old, new):
+            if facts is not None and facts.owner is not None:
+                self._queue.add((ns, facts.owner[1]))
+        if new is not None and new.orphan:
+            self._enqueue_adopters(ns, pod)
+
+    def _enqueue_adopters(self, ns: str, pod: Obj) -> None:
+        labels = pod["metadata"].get("labels")
+        for rs in self.store.list("ReplicaSet", ns):
+            if selector_matches((rs.get("spec") or {}).get("selector"), labels):
+                self._queue.add(key_of(rs))
 
     # ---- the sync pass -----------------------------------------------------------------------
     def _sync(self, key: Key) -> None:
@@ -142,32 +286,18 @@ class ReplicaSetController:
             return
         ns, uid = key[0], rs["metadata"]["uid"]
         selector = (rs.get("spec") or {}).get("selector")
-        candidates = {p["metadata"]["name"]: p for p in select_pods(self.store, ns, selector)}
-        for name in list(self._owned.get(uid, ())):
-            if name not in candidates:
-                pod = self.store.get("Pod", ns, name)
-                if pod is not None:
-                    candidates[name] = pod
-        claimed: list[Obj] = []
-        terminating = 0
-        for pod in candidates.values():
-            ref = controller_ref(pod)
-            mine = ref is not None and ref.get("uid") == uid
-            if not is_active(pod):
-                if mine and is_terminating(pod) and not is_terminal(pod):
-                    terminating += 1
-                continue
-            fits = selector_matches(selector, pod["metadata"].get("labels"))
-            if mine and fits:
-                claimed.append(pod)
-            elif mine:
+        tally = self._tallies.setdefault(uid, Tally())
+        for name in list(tally.misfits):
+            pod = self.store.get("Pod", ns, name)
+            if pod is not None:
                 self._release(pod, uid)
-            elif ref is None and fits:
-                adopted = self._adopt(pod, rs)
-                if adopted is not None:
-                    claimed.append(adopted)
-        self._manage(rs, claimed)
-        self._update_status(rs, claimed, terminating)
+        for name in list(self._orphans.get(ns, ())):
+            pod = self.store.get("Pod", ns, name)
+            if pod is not None and selector_matches(selector, pod["metadata"].get("labels")):
+                self._adopt(pod, rs)
+        if uid not in self._jobs and key not in self._retries:
+            self._manage(rs, tally)
+        self._update_status(rs, tally)
 
     def _release(self, pod: Obj, uid: str) -> None:
         def drop(draft: Obj) -> None:
@@ -193,59 +323,107 @@ class ReplicaSetController:
         except ApiError:
             return None
 
-    def _manage(self, rs: Obj, claimed: list[Obj]) -> None:
+    def _manage(self, rs: Obj, tally: Tally) -> None:
         want = int((rs.get("spec") or {}).get("replicas", 1))
-        diff = len(claimed) - want
+        diff = tally.claimed - want
+        key, uid = key_of(rs), rs["metadata"]["uid"]
         if diff < 0:
-            for _ in range(min(-diff, self.burst_replicas)):
-                try:
-                    pod = self.store.create(pod_from_template(rs))
-                except ApiError as err:
-                    self.events.record(rs, "Warning", "FailedCreate", f"Error creating: {err}", COMPONENT)
-                    break
-                self.events.record(
-                    rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", COMPONENT
-                )
+            job = Job(key, uid, create=True, left=min(-diff, self.burst_replicas))
         elif diff > 0:
-            for pod in sorted(claimed, key=deletion_rank)[: min(diff, self.burst_replicas)]:
-                name = pod["metadata"]["name"]
-                try:
-                    request_delete(self.store, "Pod", pod["metadata"]["namespace"], name)
-                except ApiError:
-                    continue
-                self.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name}", COMPONENT)
+            claimed = [
+                p
+                for name in tally.pods
+                if self._facts.get((key[0], name), PodFacts(None)).claimed
+                and (p := self.store.get("Pod", key[0], name)) is not None
+            ]
+            claimed.sort(key=lambda p: (deletion_rank(p), p["metadata"]["name"]))
+            victims = [p["metadata"]["name"] for p in reversed(claimed[: min(diff, self.burst_replicas)])]
+            job = Job(key, uid, create=False, victims=victims)
+        else:
+            return
+        self._jobs[uid] = job
+        self._step(job)
 
-    def _update_status(self, rs: Obj, pods: list[Obj], terminating: int) -> None:
+    def _step(self, job: Job) -> None:
+        """One batch of a job; the rest in a later clock callback, then a resync."""
+        if self._jobs.get(job.uid) is not job:
+            return
+        rs = self.store.get("ReplicaSet", *job.key)
+        if rs is None or rs["metadata"].get("uid") != job.uid or is_terminating(rs):
+            self._jobs.pop(job.uid, None)
+            return
+        tally = self._tallies.setdefault(job.uid, Tally())
+        want = int((rs.get("spec") or {}).get("replicas", 1))
+        more = (
+            self._create_some(rs, job, tally, want) if job.create else self._delete_some(rs, job, tally, want)
+        )
+        if more:
+            self.clock.call_soon(lambda: self._step(job))
+        else:
+            self._jobs.pop(job.uid, None)
+            self._queue.add(job.key)
+
+    def _create_some(self, rs: Obj, job: Job, tally: Tally, want: int) -> bool:
+        n = min(self.batch, job.left, want - tally.claimed)
+        refs = self._owner_refs.get(job.uid)
+        if refs is None:
+            refs = self._owner_refs[job.uid] = [owner_ref(rs)]
+        for _ in range(max(0, n)):
+            try:
+                pod = self.store.create(pod_from_template(rs, refs))
+            except ApiError as err:
+                self.events.record(rs, "Warning", "FailedCreate", f"Error creating: {err}", COMPONENT)
+                self._retry_later(job.key, job.uid)
+                return False
+            job.left -= 1
+            self._failures.pop(job.uid, None)
+            self.events.record(
+                rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", COMPONENT
+            )
+        return job.left > 0 and tally.claimed < want
+
+    def _delete_some(self, rs: Obj, job: Job, tally: Tally, want: int) -> bool:
+        ns = job.key[0]
+        done = 0
+        while job.victims and done < self.batch and tally.claimed > want:
+            name = job.victims.pop()
+            if not self._facts.get((ns, name), PodFacts(None)).claimed:
+                continue
+            try:
+                request_delete(self.store, "Pod", ns, name)
+            except ApiError:
+                continue
+            done += 1
+            self.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name}", COMPONENT)
+        return bool(job.victims) and tally.claimed > want
+
+    def _retry_later(self, key: Key, uid: str) -> None:
+        n = self._failures.get(uid, 0)
+        self._failures[uid] = n + 1
+        delay = min(RETRY_MAX, RETRY_FIRST * 2**n)
+        old = self._retries.pop(key, None)
+        if old is not None:
+            old.cancel()
+        self._retries[key] = self.clock.call_later(delay, lambda: self._retry(key))
+
+    def _retry(self, key: Key) -> None:
+        self._retries.pop(key, None)
+        self._queue.add(key)
+
+    def _update_status(self, rs: Obj, tally: Tally) -> None:
         spec = rs.get("spec") or {}
-        template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         min_ready = float(spec.get("minReadySeconds") or 0)
-        now = self.clock.now()
-        ready = available = labeled = 0
-        next_check: float | None = None
-        for pod in pods:
-            if matches(pod["metadata"].get("labels"), template_labels):
-                labeled += 1
-            if is_ready(pod):
-                ready += 1
-                if not min_ready:
-                    available += 1
-                    continue
-                since = parse_rfc3339((condition(pod, "Ready") or {}).get("lastTransitionTime")) or now
-                if since + min_ready <= now:
-                    available += 1
-                else:
-                    next_check = min(next_check or since + min_ready, since + min_ready)
-        key = key_of(rs)
-        if next_check is not None and key not in self._timers:
-            self._timers[key] = self.clock.call_at(next_check, lambda: self._recheck(key))
-        status: Obj = {"replicas": len(pods)}
-        if labeled:
-            status["fullyLabeledReplicas"] = labeled
-        if ready:
-            status["readyReplicas"] = ready
+        available = tally.ready
+        if min_ready and tally.ready:
+            available = self._available(rs, tally, min_ready)
+        status: Obj = {"replicas": tally.claimed}
+        if tally.labeled:
+            status["fullyLabeledReplicas"] = tally.labeled
+        if tally.ready:
+            status["readyReplicas"] = tally.ready
         if available:
             status["availableReplicas"] = available
-        status["terminatingReplicas"] = terminating
+        status["terminatingReplicas"] = tally.terminating
         status["observedGeneration"] = rs["metadata"].get("generation", 1)
         for c in (rs.get("status") or {}).get("conditions") or []:
             status.setdefault("conditions", []).append(c)
@@ -255,7 +433,26 @@ class ReplicaSetController:
         def put(draft: Obj) -> None:
             draft["status"] = status
 
-        light_mutate(self.store, "ReplicaSet", *key, put)
+        light_mutate(self.store, "ReplicaSet", *key_of(rs), put)
+
+    def _available(self, rs: Obj, tally: Tally, min_ready: float) -> int:
+        """Ready pods that have been ready for minReadySeconds (a re-check is set for the next)."""
+        ns, now = rs["metadata"].get("namespace", ""), self.clock.now()
+        available = 0
+        next_check: float | None = None
+        for name in tally.pods:
+            f = self._facts.get((ns, name))
+            if f is None or not (f.claimed and f.ready):
+                continue
+            since = now if f.ready_since is None else f.ready_since
+            if since + min_ready <= now:
+                available += 1
+            else:
+                next_check = min(next_check or since + min_ready, since + min_ready)
+        key = key_of(rs)
+        if next_check is not None and key not in self._timers:
+            self._timers[key] = self.clock.call_at(next_check, lambda: self._recheck(key))
+        return available
 
     def _recheck(self, key: Key) -> None:
         self._timers.pop(key, None)

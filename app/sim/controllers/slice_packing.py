@@ -4,6 +4,7 @@ pure: desired endpoints + existing slices in, the slices to create / update / de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,8 @@ def _ref(ref: Obj | None) -> Obj | None:
 
 def endpoints_equal_beyond_hash(a: Obj, b: Obj) -> bool:
     """EndpointsEqualBeyondHash: nodeName, zone, conditions, targetRef (resourceVersion ignored)."""
+    if a is b:
+        return True
     return (
         a.get("nodeName") == b.get("nodeName")
         and a.get("zone") == b.get("zone")
@@ -177,9 +180,21 @@ def _slice_to_fill(slices: list[Obj], n: int, max_n: int) -> Obj | None:
     return closest
 
 
-def _pop(desired: dict[EndpointHash, Obj]) -> Obj:
-    h = next(iter(desired))
-    return desired.pop(h)
+class _Remaining:
+    """The desired endpoints not yet placed, taken in order (a dict popped from the front costs
+    a scan of the deleted prefix each time: quadratic for a big Service)."""
+
+    def __init__(self, endpoints: dict[EndpointHash, Obj]) -> None:
+        self._eps = list(endpoints.values())
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._eps) - self._next
+
+    def pop(self) -> Obj:
+        ep = self._eps[self._next]
+        self._next += 1
+        return ep
 
 
 # ---- reconcileByPortMapping --------------------------------------------------
@@ -190,6 +205,7 @@ def _reconcile_port_mapping(
     address_type: str,
     max_n: int,
     controller: str,
+    hash_of: Callable[[Obj], EndpointHash],
 ) -> SlicePlan:
     desired = dict(desired_group.endpoints)
     by_name: dict[str, Obj] = {}
@@ -205,7 +221,7 @@ def _reconcile_port_mapping(
         kept: list[Obj] = []
         updated = False
         for ep in old_eps:
-            h = endpoint_hash(ep)
+            h = hash_of(ep)
             got = desired.pop(h, None)
             if got is not None:
                 kept.append(got)
@@ -225,24 +241,25 @@ def _reconcile_port_mapping(
             unchanged[name] = None
 
     # 2. fill the slices already being updated, fullest first.
-    if desired and to_update:
+    remaining = _Remaining(desired)
+    if remaining and to_update:
         for s in sorted((by_name[n] for n in to_update), key=lambda x: -len(x["endpoints"])):
-            while desired and len(s["endpoints"]) < max_n:
-                s["endpoints"].append(_pop(desired))
+            while remaining and len(s["endpoints"]) < max_n:
+                s["endpoints"].append(remaining.pop())
 
     # 3. a small remainder goes into the unchanged slice closest to full; otherwise new slices.
     creates: list[Obj] = []
-    while desired:
+    while remaining:
         fill: Obj | None = None
-        if len(desired) < max_n and unchanged:
-            fill = _slice_to_fill([by_name[n] for n in unchanged], len(desired), max_n)
+        if len(remaining) < max_n and unchanged:
+            fill = _slice_to_fill([by_name[n] for n in unchanged], len(remaining), max_n)
         if fill is None:
             fill = new_slice(svc, desired_group.ports, address_type, controller)
         else:
             fill = _with(fill)
             by_name[fill["metadata"]["name"]] = fill
-        while desired and len(fill["endpoints"]) < max_n:
-            fill["endpoints"].append(_pop(desired))
+        while remaining and len(fill["endpoints"]) < max_n:
+            fill["endpoints"].append(remaining.pop())
         name = fill["metadata"].get("name")
         if name:
             to_update[name] = None
@@ -265,8 +282,10 @@ def reconcile_address_type(
     address_type: str,
     max_n: int,
     controller: str,
+    hash_of: Callable[[Obj], EndpointHash] = endpoint_hash,
 ) -> SlicePlan:
-    """Slices to create/update/delete for one address type; create+delete pairs become updates."""
+    """Slices to create/update/delete for one address type; create+delete pairs become updates.
+    `hash_of` is endpoint_hash, or a faster equal answer (e.g. remembered for known endpoints)."""
     plan = SlicePlan()
     by_port: dict[PortKey, list[Obj]] = {}
     for s in existing:
@@ -277,7 +296,9 @@ def reconcile_address_type(
 
     for key, group in desired.items():
         plan.extend(
-            _reconcile_port_mapping(svc, by_port.get(key, []), group, address_type, max_n, controller)
+            _reconcile_port_mapping(
+                svc, by_port.get(key, []), group, address_type, max_n, controller, hash_of
+            )
         )
     for key, slices in by_port.items():
         if key not in desired:
