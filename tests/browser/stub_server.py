@@ -53,6 +53,8 @@ class World:
     next_ip: int = 2
     next_name: int = 0
     deployments: dict[tuple[str, str], tuple[str, dict[str, str], int]] = field(default_factory=dict)
+    version: int = 0  # bumped when pods come, go or change labels (the indexes follow)
+    _index: tuple[int, Any] | None = None
 
     def add_pod(self, ns: str, rs: str, labels: dict[str, str], ready: bool = True) -> Pod:
         self.next_name += 1
@@ -69,7 +71,14 @@ class World:
             ready=ready,
         )
         self.pods[f"{ns}/{pod.name}"] = pod
+        self.version += 1
         return pod
+
+    def indexes(self) -> tuple[Index, dict[tuple[str, str], list[Pod]]]:
+        """The pod and Service indexes and pods by owner, rebuilt only when the pods' shape changed."""
+        if self._index is None or self._index[0] != self.version:
+            self._index = (self.version, (Index(self), _owned(self)))
+        return self._index[1]
 
 
 def matches(sel: dict[str, str] | None, labels: dict[str, str]) -> bool:
@@ -272,7 +281,7 @@ def project_some(
 ) -> dict[str, Any]:
     """The view after changes to these pods only: their Services (before and after) and Deployments
     are projected again, everything else is kept (a big world changes in O(touched))."""
-    idx = Index(world)
+    idx, owned_all = world.indexes()
     svc_keys: set[str] = set()
     dep_keys: set[str] = set()
     pods_view = dict(old["pods"])
@@ -297,10 +306,9 @@ def project_some(
         if k in world.svcs:
             services[k] = project_service(world.svcs[k], idx.pods_of(world.svcs[k]))
     deployments = dict(old["deployments"])
-    owned = _owned(world) if dep_keys - {""} else {}
     for k in dep_keys - {""}:
         ns, name = k.split("/", 1)
-        deployments[k] = project_deployment(world, ns, name, idx, owned)
+        deployments[k] = project_deployment(world, ns, name, idx, owned_all)
     return {"meta": old["meta"], "services": services, "pods": pods_view, "deployments": deployments}
 
 
@@ -523,11 +531,14 @@ def create_stub_app(
             pod.ready = True
             hub.commit([], touched={key})
 
+    def bump() -> None:
+        world.version += 1
+
     def start_delete(pod: Pod) -> str:
         pod.terminating = True
         key = f"{pod.ns}/{pod.name}"
         asyncio.get_running_loop().call_later(
-            ready_after * 2, lambda: (world.pods.pop(key, None), hub.commit([], touched={key}))
+            ready_after * 2, lambda: (world.pods.pop(key, None), bump(), hub.commit([], touched={key}))
         )
         return key
 
@@ -572,7 +583,7 @@ def create_stub_app(
 
     churn: dict[str, Any] = {"task": None, "flips": 0, "log": []}
 
-    async def run_churn(rate: float, seconds: float, tick: float) -> None:
+    async def run_churn(rate: float, seconds: float, tick: float, deltas: int) -> None:
         rnd = random.Random(11)
         keys = sorted(k for k, p in world.pods.items() if p.owner and not p.terminating)
         carry = 0.0
@@ -581,38 +592,44 @@ def create_stub_app(
             await asyncio.sleep(tick)
             carry += rate * tick
             n, carry = int(carry), carry - int(carry)
-            touched: set[str] = set()
-            entries = []
-            for _ in range(n):
-                key = rnd.choice(keys)
-                pod = world.pods.get(key)
-                if pod is None or pod.terminating:
-                    continue
-                pod.ready = pod.probe_ok = not pod.ready
-                touched.add(key)
-                churn["log"].append((key, "ready" if pod.ready else "not-ready", time.time()))
-                svc = next(iter(hub.view["pods"][key]["services"]), None)
-                entries.append(
-                    {
-                        "id": 0,
-                        "time": time.time(),
-                        "kind": "endpoint",
-                        "service": svc,
-                        "ip": pod.ip,
-                        "pod": pod.name,
-                        "text": f"{pod.ip} → {'ready' if pod.ready else 'not ready'}",
-                    }
-                )
-            if touched:
-                hub.commit([], touched=touched, entries=entries)
-                churn["flips"] += len(touched)
+            # the tick's flips as `deltas` messages sent back to back
+            for part_n in [n // deltas + (1 if i < n % deltas else 0) for i in range(deltas)]:
+                touched: set[str] = set()
+                entries = []
+                for _ in range(part_n):
+                    key = rnd.choice(keys)
+                    pod = world.pods.get(key)
+                    if pod is None or pod.terminating:
+                        continue
+                    pod.ready = pod.probe_ok = not pod.ready
+                    touched.add(key)
+                    churn["log"].append((key, "ready" if pod.ready else "not-ready", time.time()))
+                    svc = next(iter(hub.view["pods"][key]["services"]), None)
+                    entries.append(
+                        {
+                            "id": 0,
+                            "time": time.time(),
+                            "kind": "endpoint",
+                            "service": svc,
+                            "ip": pod.ip,
+                            "pod": pod.name,
+                            "text": f"{pod.ip} → {'ready' if pod.ready else 'not ready'}",
+                        }
+                    )
+                if touched:
+                    hub.commit([], touched=touched, entries=entries)
+                    churn["flips"] += len(touched)
 
     @app.post("/api/debug/churn")
     async def start_churn(body: dict[str, Any]) -> Any:
-        """Flip the readiness of `rate` random pods a second for `seconds`, one delta per `tick`."""
+        """Flip the readiness of `rate` random pods a second for `seconds`: every `tick`, in `deltas`
+        messages sent back to back (1 by default)."""
         task = asyncio.get_running_loop().create_task(
             run_churn(
-                float(body.get("rate", 200)), float(body.get("seconds", 10)), float(body.get("tick", 0.05))
+                float(body.get("rate", 200)),
+                float(body.get("seconds", 10)),
+                float(body.get("tick", 0.05)),
+                int(body.get("deltas", 1)),
             )
         )
         churn["task"] = task
@@ -655,6 +672,7 @@ def create_stub_app(
         pod = world.pods.get(f"{body['namespace']}/{body['pod']}")
         if not pod:
             return JSONResponse({"error": "no such pod"}, status_code=404)
+        world.version += 1
         for k, v in body["labels"].items():
             if v is None:
                 pod.labels.pop(k, None)

@@ -57,7 +57,7 @@ export function createVirtualList(root, opts) {
       }
       if (changed) opts.request();
     },
-    { rootMargin: opts.margin || "100% 0px 100% 0px" },
+    { rootMargin: opts.margin || "150% 0px 150% 0px" },
   );
 
   /** @param {Block} block */
@@ -163,7 +163,12 @@ export function createVirtualList(root, opts) {
       return keys;
     },
     get stats() {
-      return { blocks: blocks.length, live: blocks.filter((b) => b.live).length, scale };
+      return {
+        blocks: blocks.length,
+        live: blocks.filter((b) => b.live).length,
+        waiting: blocks.filter((b) => b.want && !b.live).length,
+        scale,
+      };
     },
   };
 }
