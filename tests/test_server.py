@@ -16,6 +16,7 @@ import pytest
 
 from app.kinds import WATCHED_KINDS
 from app.paths import STATIC_DIR
+from app.server import script_json
 from app.sources.base import ClusterInfo, Resync, Status
 from app.static_files import AssetHasher
 from tests.fixtures_app import app_client, await_for, make_settings
@@ -302,16 +303,23 @@ async def test_cluster_strings_are_escaped_in_the_page() -> None:
         page = r.text
         assert "<script>alert" not in page
         assert "<img src=x" not in page
-        blocks = re.findall(r'<script type="application/json" id="bootstrap">(.*?)</script>', page, re.S)
-        assert len(blocks) == 1
-        assert "\u2028" not in blocks[0] and "<" not in blocks[0] and "&" not in blocks[0]
-        boot = json.loads(blocks[0])  # the block is still JSON, and gives back the exact strings
-        assert boot["meta"]["cluster"]["name"] == EVIL
-        assert boot["pods"]["default/evil-pod"]["labels"] == {"app": EVIL, "tier": "a&b"}
-        assert boot["seq"] == (await snapshot(client))["seq"]
+        # the page's data comes on the stream; whatever JSON block the page has stays JSON
+        for block in re.findall(r'<script type="application/json"[^>]*>(.*?)</script>', page, re.S):
+            assert "<" not in block and "&" not in block
+            json.loads(block)
         title = re.search(r"<title>(.*?)</title>", page, re.S)
         assert title and EVIL not in title.group(1)
         assert EVIL in html.unescape(title.group(1))
+        snap = await snapshot(client)  # the same strings, exact, in the data the page draws
+        assert snap["meta"]["cluster"]["name"] == EVIL
+        assert snap["pods"]["default/evil-pod"]["labels"] == {"app": EVIL, "tier": "a&b"}
+
+
+def test_script_json_cannot_end_its_block() -> None:
+    data = {"name": EVIL, "labels": {"tier": "a&b"}}
+    text = str(script_json(data))
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == data
 
 
 async def _has_pod(client: httpx.AsyncClient, key: str) -> bool:
