@@ -18,7 +18,9 @@ from app.jsonbody import BodyError, json_object
 
 log = logging.getLogger(__name__)
 
-MAX_REPLICAS = 5000  # enough to show the Endpoints 1000-address cap; a real cluster has its own limits
+# The scale box's limit when the target does not name its own (a real cluster: a click should not
+# ask it for more than this). The simulated cluster names its admission limit (`max_replicas`).
+MAX_REPLICAS = 10_000
 READ_ONLY = "read-only: start with --allow-actions"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -30,6 +32,8 @@ class ActionTarget(Protocol):
     """What performs the actions: the SimCluster, or KubeActions for a real cluster."""
 
     def scale(self, namespace: str, name: str, replicas: int) -> object: ...
+
+    # Optionally, `max_replicas: int`: the most replicas `scale` may ask for (see replica_limit).
 
     def set_pod_labels(self, namespace: str, name: str, labels: dict[str, str | None]) -> object: ...
 
@@ -79,13 +83,19 @@ def object_name(body: dict[str, Any], field: str) -> str:
     return name
 
 
-def replicas_of(body: dict[str, Any]) -> int:
+def replicas_of(body: dict[str, Any], limit: int = MAX_REPLICAS) -> int:
     value = body.get("replicas")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ActionError(400, "replicas must be a whole number")
-    if not 0 <= value <= MAX_REPLICAS:
-        raise ActionError(400, f"replicas must be between 0 and {MAX_REPLICAS}")
+    if not 0 <= value <= limit:
+        raise ActionError(400, f"replicas must be between 0 and {limit}")
     return value
+
+
+def replica_limit(target: object) -> int:
+    """The most replicas the scale action asks of `target`: its own `max_replicas`, if it has one."""
+    limit = getattr(target, "max_replicas", None)
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0 else MAX_REPLICAS
 
 
 def label_key_problem(key: str) -> str | None:
@@ -207,7 +217,8 @@ def build_router(ctx: ActionContext) -> APIRouter:
     @router.post("/api/actions/scale")
     async def scale(request: Request):
         def act(body: dict[str, Any]):
-            ns, name, n = namespace_of(body), object_name(body, "name"), replicas_of(body)
+            ns, name = namespace_of(body), object_name(body, "name")
+            n = replicas_of(body, replica_limit(ctx.target))
             return (lambda: ctx.target.scale(ns, name, n)), f"scaled deployment {ns}/{name} to {n}"
 
         return await perform(request, act)

@@ -28,6 +28,8 @@ from app.sim.controllers.kubelet import Kubelet
 from app.sim.controllers.replicaset import ReplicaSetController
 from app.sim.controllers.scheduler import Scheduler
 from app.sim.errors import not_found
+from app.sim.limits import Limits
+from app.sim.limits import install as install_limits
 from app.sim.store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -44,17 +46,24 @@ __all__ = ["READINESS_ANNOTATION", "SimCluster", "SimConfig"]
 
 @dataclass(frozen=True)
 class SimConfig:
-    nodes: int = 3  # node-1..node-N, podCIDR 10.244.N.0/24, zones zone-a/b/c in turn
+    # node-1..node-N, zones zone-a/b/c in turn. Like KWOK's fake nodes they are sized for a big
+    # cluster: each has a /20 pod CIDR (node N gets 10.244.16N.0/20, pod IPs 10.244.16.2 ...) and
+    # admits as many pods as it has pod IPs (4093), so the default three hold 12,279 pods.
+    nodes: int = 3
     max_endpoints_per_slice: int = 100  # the EndpointSlice controller's --max-endpoints-per-slice
     seed: int = 0  # seeds names, uids and cluster IPs, so a run is reproducible
     pod_start_seconds: float = 2.0  # Pending/ContainerCreating -> Running with an IP
-    # Prefix length of each node's pod CIDR carved from 10.244.0.0/16. /24 (253 pods a node,
-    # like kubeadm's default) keeps the familiar 10.244.N.x addresses; a big benchmark on few
-    # nodes can use e.g. 20 (4093 pods a node, node N gets 10.244.16N.0/20).
-    pod_cidr_prefix: int = 24
+    # Prefix length of each node's pod CIDR carved from 10.244.0.0/16: 24 gives kubeadm's
+    # familiar 10.244.N.x and 253 pods a node; 28 gives 13 (a small cluster that fills up).
+    pod_cidr_prefix: int = 20
     # Event objects kept in the store (count); the oldest are deleted beyond it. 1000 is
     # enough for a lesson's history and bounds memory when thousands of pods churn.
     max_events: int = 1000
+    # Admission limits on every path into the cluster (app/sim/limits.py): spec.replicas of a
+    # Deployment, and Pod objects in the cluster (above the nodes' room, so a cluster can fill up
+    # and show Pending pods the scheduler explains).
+    max_replicas: int = 15_000
+    max_pods: int = 15_000
 
     def __post_init__(self) -> None:
         if self.nodes < 0:
@@ -65,15 +74,17 @@ class SimConfig:
             raise ValueError(
                 f"{self.nodes} nodes do not fit 10.244.0.0/16 with /{self.pod_cidr_prefix} pod CIDRs"
             )
+        if self.max_replicas < 0 or self.max_pods < 0:
+            raise ValueError("max_replicas and max_pods must be >= 0")
 
 
-def node_pod_cidr(index: int, prefix: int = 24) -> str:
+def node_pod_cidr(index: int, prefix: int = 20) -> str:
     """Pod CIDR of node-<index> (1-based): block number <index> of 10.244.0.0/16."""
     size = 2 ** (32 - prefix)
     return f"{ipaddress.IPv4Address(int(CLUSTER_POD_CIDR.network_address) + index * size)}/{prefix}"
 
 
-def node_object(index: int, prefix: int = 24) -> Obj:
+def node_object(index: int, prefix: int = 20) -> Obj:
     name = f"node-{index}"
     cidr = node_pod_cidr(index, prefix)
     pods = str(ipaddress.IPv4Network(cidr).num_addresses - 3)
@@ -142,6 +153,8 @@ class SimCluster:
         self.config = config
         self.store = ObjectStore(self.clock, seed=config.seed)
         self.ips = defaults.install(self.store, seed=config.seed)
+        self.limits = Limits(max_replicas=config.max_replicas, max_pods=config.max_pods)
+        install_limits(self.store, self.limits)
         self.events = EventRecorder(self.store, self.clock, limit=config.max_events)
         self.controllers: list[Any] = []
         self._started = False
@@ -250,6 +263,11 @@ class SimCluster:
         for obj in lesson_objects():
             self.apply(obj)
         self.clock.advance(0)
+
+    @property
+    def max_replicas(self) -> int:
+        """The most replicas a Deployment may ask for here (the page's scale box allows as many)."""
+        return self.limits.max_replicas
 
     # ---- user actions ----------------------------------------------------------------------
     def apply(self, obj: Obj) -> Obj:

@@ -67,6 +67,12 @@ def conflict(kind: str, name: str) -> ApiError:
     )
 
 
+def forbidden(kind: str, name: str, message: str) -> ApiError:
+    """admission.NewForbidden: what an admission plugin's refusal looks like."""
+    text = f'{_resource(kind)} "{name}" is forbidden: {message}'
+    return ApiError(403, "Forbidden", text, _details(kind, name))
+
+
 def invalid(kind: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
     """causes: (field path, message) pairs, like field.ErrorList."""
     text = ", ".join(f"{f}: {m}" for f, m in causes)

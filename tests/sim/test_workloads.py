@@ -56,7 +56,9 @@ def events(c: SimCluster, reason: str) -> list[dict]:
 def test_start_creates_nodes_namespaces_and_kubernetes_service(cluster: SimCluster) -> None:
     nodes = sorted(cluster.store.list("Node"), key=lambda n: n["metadata"]["name"])
     assert [n["metadata"]["name"] for n in nodes] == ["node-1", "node-2", "node-3"]
-    assert [n["spec"]["podCIDR"] for n in nodes] == ["10.244.1.0/24", "10.244.2.0/24", "10.244.3.0/24"]
+    # Sized for 10,000 pods like KWOK's fake nodes: a /20 pod CIDR and 4093 pods each.
+    assert [n["spec"]["podCIDR"] for n in nodes] == ["10.244.16.0/20", "10.244.32.0/20", "10.244.48.0/20"]
+    assert [n["status"]["allocatable"]["pods"] for n in nodes] == ["4093"] * 3
     zones = [n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes]
     assert zones == ["zone-a", "zone-b", "zone-c"]
     assert {n["metadata"]["name"] for n in cluster.store.list("Namespace")} >= {"default", "kube-system"}
