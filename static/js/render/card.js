@@ -410,8 +410,10 @@ function updateGroup(node, reason, items, svc, ctx, animate) {
   if (setText(part(node, "group-count"), `${items.length} pod${items.length === 1 ? "" : "s"}`) && animate && !open) {
     flash(part(node, "group-count"), "bump");
   }
-  // the most common explanation, so a closed group still says why
-  setText(part(node, "group-why"), open ? "" : commonText(items));
+  // the most common explanation, so a closed group still says why (and an open one says it once)
+  const common = commonText(items);
+  setText(part(node, "group-why"), common.text);
+  node.classList.toggle("uniform", common.all);
   const list = part(node, "group-list");
   const more = part(node, "group-more");
   if (!open) {
@@ -432,7 +434,7 @@ function updateGroup(node, reason, items, svc, ctx, animate) {
   setText(more, `show ${Math.min(GROUP_PAGE, items.length - shown)} more of ${items.length - shown}`);
 }
 
-/** @param {Excluded[]} items */
+/** The explanation most of the group shares, and whether all do. @param {Excluded[]} items */
 function commonText(items) {
   /** @type {Map<string, number>} */
   const n = new Map();
@@ -440,7 +442,8 @@ function commonText(items) {
   let best = "";
   let most = 0;
   for (const [text, k] of n) if (k > most) [best, most] = [text, k];
-  return most === items.length ? best : `${best} (${most} of them)`;
+  const all = most === items.length;
+  return { text: all ? best : `${best} (${most} of them)`, all };
 }
 
 /** @returns {HTMLElement} */
