@@ -18,6 +18,14 @@ CSRF_PATH = "/api/csrf"  # GET: {"token": ...} for the page after a server resta
 # What a page of any site can send without a CORS preflight (a form, or fetch with mode "no-cors").
 SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 SAME_SITE_OK = frozenset({"same-origin", "none"})  # "none": typed in the address bar, a bookmark
+OTHER_SITES = frozenset({"same-site", "cross-site"})  # same-site: e.g. another port of 127.0.0.1
+# On every response: no framing by other pages, no type sniffing, no URL (with ?token=) sent away.
+RESPONSE_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class RequestFacts:
     origin: str | None
     fetch_site: str | None
     fetch_mode: str | None
+    fetch_dest: str | None
     content_type: str | None
     has_body: bool
     csrf: str | None
@@ -56,6 +65,7 @@ class RequestFacts:
             origin=header(scope, b"origin"),
             fetch_site=(header(scope, b"sec-fetch-site") or "").lower() or None,
             fetch_mode=(header(scope, b"sec-fetch-mode") or "").lower() or None,
+            fetch_dest=(header(scope, b"sec-fetch-dest") or "").lower() or None,
             content_type=header(scope, b"content-type"),
             has_body=chunked or (length is not None and length.strip() not in ("", "0")),
             csrf=csrf,
@@ -65,6 +75,12 @@ class RequestFacts:
     def from_browser(self) -> bool:
         """Browsers add these on their own and no page can remove them; curl and kubectl send none."""
         return self.origin is not None or self.fetch_site is not None or self.fetch_mode is not None
+
+    @property
+    def top_level_navigation(self) -> bool:
+        """A link followed to the dashboard from another site: allowed (only to read)."""
+        navigation = self.fetch_mode == "navigate" and self.fetch_dest == "document"
+        return navigation and self.method in ("GET", "HEAD")
 
     @property
     def media_type(self) -> str:
@@ -102,10 +118,11 @@ def judge(facts: RequestFacts, token: str, k8s_prefix: str) -> Refusal | None:
     """The same-origin rule for one request: None lets it through."""
     if under(facts.path, k8s_prefix):
         return _judge_k8s(facts)
-    if facts.path == CSRF_PATH:
-        why = cross_site(facts)
-        return Refusal(403, f"refused: {why}", "cross-site") if why else None
     if not changes_state(facts):
+        if facts.fetch_site in OTHER_SITES and not facts.top_level_navigation:
+            # nothing here is meant to be loaded by another site's page: not in a frame (clicks
+            # tricked through an invisible dashboard), not as a script, image or event stream
+            return Refusal(403, f"refused: another site's page cannot load {facts.path}", "cross-site")
         return None
     why = cross_site(facts)
     if why:
@@ -172,7 +189,18 @@ class SameOriginGuard:
         if facts.path == CSRF_PATH and facts.method in ("GET", "HEAD"):
             await _send_token(send, self.token)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, _with_headers(send))
+
+
+def _with_headers(send: Send) -> Send:
+    async def send_with_headers(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            present = {key.lower() for key, _ in message.get("headers") or ()}
+            extra = [(k, v) for k, v in RESPONSE_HEADERS if k not in present]
+            message = {**message, "headers": [*(message.get("headers") or ()), *extra]}
+        await send(message)
+
+    return send_with_headers
 
 
 async def _send_token(send: Send, token: str) -> None:

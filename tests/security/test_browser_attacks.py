@@ -1,7 +1,8 @@
 """Real Chromium as the attacker. A page on a second origin (another port of 127.0.0.1) auto-submits
-a text/plain form to the scale action and to the simulated API, fires no-cors fetches at the console
-and loads an <img> of a console command: each is refused and the cluster is unchanged. A rebinding
-name that resolves to 127.0.0.1 gets the 400. The dashboard's own page still acts, presenter too."""
+a text/plain form to the scale action and to the simulated API, fires no-cors fetches at the console,
+loads an <img> of a console command, frames the dashboard and opens its event stream: each is
+refused and the cluster is unchanged. A rebinding name that resolves to 127.0.0.1 gets the 400.
+The dashboard's own page still acts, presenter too."""
 
 from __future__ import annotations
 
@@ -138,6 +139,7 @@ def attack_page(base: str, api_token: str) -> str:
 </form>
 <iframe name="sink1"></iframe><iframe name="sink2"></iframe>
 <img src="{base}/api/console/stream?command={delete_all}">
+<iframe src="{base}/"></iframe>
 <script>
   document.getElementById("scale").submit();
   document.getElementById("plant").submit();
@@ -149,7 +151,11 @@ def attack_page(base: str, api_token: str) -> str:
     fetch(run, {{method: "POST", mode: "no-cors", body: new Blob([body])}}),
     fetch("{base}/api/actions/scale", {{method: "POST", mode: "no-cors", credentials: "include",
       body: new URLSearchParams({{namespace: "default", name: "web", replicas: "0"}})}}),
-  ]).then(() => "done");
+  ]).then(() => new Promise((done) => {{
+    const events = new EventSource("{base}/events");
+    events.onerror = () => {{ events.close(); done("done"); }};
+    events.onmessage = () => {{ events.close(); done("read the stream"); }};
+  }}));
 </script></body></html>"""
 
 
@@ -159,17 +165,18 @@ def test_another_origin_cannot_change_the_cluster(served: tuple[str, Seen], cont
     before = state(target)
     assert before[0]["default/shipping-api"] > 0 and before[1]
     pods = f"/k8s/t/{api_token}/api/v1/namespaces/default/pods"
-    attacks = ("/api/actions/scale", "/api/console/run", "/api/console/stream", pods)
+    attacks = ("/api/actions/scale", "/api/console/run", "/api/console/stream", pods, "/", "/events")
     with evil_site({"/": attack_page(target, api_token)}) as evil:
         page = context.new_page()
         page.goto(evil + "/")
         assert page.evaluate("() => window.attempts") == "done"
-        wait_for(lambda: sum(len(seen.of(p)) for p in attacks) >= 7, timeout=60, what="the 7 attempts")
+        wait_for(lambda: sum(len(seen.of(p)) for p in attacks) >= 9, timeout=60, what="the 9 attempts")
         page.close()
     assert seen.of("/api/actions/scale") == [403, 403], seen.statuses
     assert seen.of("/api/console/run") == [403, 403, 403], seen.statuses
     assert seen.of("/api/console/stream") == [403], seen.statuses
     assert seen.of(pods) == [403], seen.statuses
+    assert seen.of("/") == [403] and seen.of("/events") == [403], seen.statuses  # no frame, no stream
     after = state(target)
     assert after == before, "a page of another origin changed the cluster"
     assert not any("owned" in p or "planted" in p for p in after[1])

@@ -89,6 +89,28 @@ async def test_a_browser_needs_the_page_token_and_its_own_origin() -> None:
         assert r.status_code == 403 and token not in r.text
 
 
+async def test_another_site_can_link_to_the_page_but_not_load_or_frame_it() -> None:
+    async with app_client(make_settings()) as client:
+        link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+        page = await client.get("/", headers=link)
+        assert page.status_code == 200
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        for path, mode, dest in (
+            ("/", "navigate", "iframe"),
+            ("/api/snapshot", "no-cors", "script"),
+            ("/events", "cors", "empty"),
+            ("/static/js/main.js", "no-cors", "script"),
+        ):
+            for site in ("cross-site", "same-site"):
+                headers = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": mode, "Sec-Fetch-Dest": dest}
+                r = await client.get(path, headers=headers)
+                assert r.status_code == 403, (path, site, r.status_code)
+        own = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
+        assert (await client.get("/api/snapshot", headers=own)).status_code == 200
+
+
 async def test_curl_without_browser_headers_keeps_working() -> None:
     async with app_client(make_settings()) as client:
         r = await client.post(
