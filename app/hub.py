@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # every 100 ms instead of every 25 ms, with the same changes in it.
 WRITES_PER_SECOND = 10_000
 MAX_STRETCHED_TICK = 0.1  # seconds; a longer tick would eat the delivery budget (p99 <= 250 ms)
+BUFFER_BYTES = 16 * 1024 * 1024  # the resume buffer's frames, whatever their number
 
 
 class Engine(Protocol):
@@ -55,13 +56,18 @@ class Message:
 
     seq: int
     event: Literal["snapshot", "delta"]
-    data: bytes  # JSON
     frame: bytes  # the whole SSE message as sent: id, event and data lines
+    data_start: int  # where the JSON starts in frame (it ends before the closing blank line)
 
     @classmethod
     def build(cls, instance: str, seq: int, event: Literal["snapshot", "delta"], data: bytes) -> Message:
         head = f"id: {instance}.{seq}\nevent: {event}\ndata: ".encode()
-        return cls(seq, event, data, b"".join((head, data, b"\n\n")))
+        return cls(seq, event, b"".join((head, data, b"\n\n")), len(head))
+
+    @property
+    def data(self) -> bytes:
+        """The JSON (a copy: the frame alone is kept)."""
+        return self.frame[self.data_start : -2]
 
 
 class Client:
@@ -160,6 +166,7 @@ class Hub:
         client_queue_messages: int,
         first_seq: int = 0,
         instance: str | None = None,
+        buffer_bytes: int = BUFFER_BYTES,
     ) -> None:
         if buffer_messages < 1 or client_queue_messages < 1:
             raise ValueError("buffer_messages and client_queue_messages must be at least 1")
@@ -169,6 +176,8 @@ class Hub:
         self.instance = instance or new_instance()
         self.seq = first_seq
         self.buffer: deque[Message] = deque(maxlen=buffer_messages)
+        self.buffer_bytes = buffer_bytes  # big messages shorten the resume window, not grow memory
+        self._buffered = 0  # bytes of the frames in the buffer
         self.client_queue_messages = client_queue_messages
         self.clients: set[Client] = set()
         self._snapshot_cache: Message | None = None
@@ -197,7 +206,13 @@ class Hub:
             return None
         self.seq += 1
         msg = Message.build(self.instance, self.seq, "delta", encode({"seq": self.seq, "ops": ops}))
-        self.buffer.append(msg)
+        buffer = self.buffer
+        if len(buffer) == buffer.maxlen:
+            self._buffered -= len(buffer[0].frame)
+        buffer.append(msg)
+        self._buffered += len(msg.frame)
+        while self._buffered > self.buffer_bytes and len(buffer) > 1:
+            self._buffered -= len(buffer.popleft().frame)
         self._joined.clear()
         limit = self.client_queue_messages
         seq = self.seq

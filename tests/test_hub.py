@@ -277,3 +277,19 @@ def test_the_tick_stretches_with_the_audience() -> None:
         hub.connect(None)
     assert hub.tick(0.025) == pytest.approx(0.1)
     assert hub.tick(0.5) == 0.5  # a longer configured tick stays as it is
+
+
+def test_the_resume_buffer_is_bounded_in_bytes_too() -> None:
+    engine = FakeEngine()
+    hub = Hub(engine, buffer_messages=1000, client_queue_messages=1000, buffer_bytes=50_000)
+    stuck = hub.connect(None)
+    stuck.take()
+    for i in range(40):
+        engine.put(f"p{i}", "x" * 10_000)  # about 10 kB a message
+        hub.flush()
+    assert 3 <= len(hub.buffer) <= 5
+    assert sum(len(m.frame) for m in hub.buffer) <= 50_000
+    assert [m.seq for m in hub.buffer] == list(range(41 - len(hub.buffer), 41))
+    assert [m.event for m in stuck.take()] == ["snapshot"]  # its place fell out: a snapshot, not a gap
+    oldest = hub.buffer[0].seq
+    assert hub.missed_since(oldest - 1) is not None and hub.missed_since(oldest - 2) is None
