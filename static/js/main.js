@@ -222,6 +222,7 @@ function render() {
   panel.render(model, changes);
   timed("traffic", () => traffic.render());
   timed("lesson", () => lesson.render(model, changes));
+  for (const view of extraViews) timed(view.name, () => view.render(/** @type {import("./model.js").Model} */ (model), changes));
   if (changes.all || changes.meta) {
     document.documentElement.dataset.actions = model.meta.actions ? "on" : "off";
     const r = role();
@@ -244,6 +245,14 @@ function render() {
   // Services that came near the viewport and did not fit in this frame's time: the next frame goes on
   if (more) scheduleRender();
 }
+
+/**
+ * Other views of the same model (e.g. a topology diagram): drawn in the same frame as the rest, after
+ * the Services, with what is left of the frame's animation budget. Add one with slicescope.addView.
+ * @typedef {{name: string, render: (model: import("./model.js").Model, changes: import("./model.js").Changes) => void}} ExtraView
+ * @type {Set<ExtraView>}
+ */
+const extraViews = new Set();
 
 /** The longest time each part of the render took (ms), for the curious. @type {Record<string, number>} */
 const longestParts = {};
@@ -367,6 +376,13 @@ const api = {
   /** The Services view: reveal(key, {expand, podKey, ip}), drawn(), order(), onDrawn(fn), setFilter(name, fn). */
   services,
   frame: frame.frame,
+  /** Draw another view of the model every frame (it gets everything once at once). @param {ExtraView} view */
+  addView(view) {
+    extraViews.add(view);
+    pending.all = true;
+    scheduleRender();
+    return () => extraViews.delete(view);
+  },
   /** How quickly changes are drawn: ms from a message's arrival to the end of the render that drew it. */
   get perf() {
     return {
