@@ -720,7 +720,29 @@ def create_stub_app(
 
     @app.get("/api/explain/service/{ns}/{name}")
     async def explain_service(ns: str, name: str) -> Any:
-        return {"summary": f"service {ns}/{name}"}
+        """The engine's shape: each pod the selector matches or the slices list, with its verdict."""
+        svc = hub.view["services"].get(f"{ns}/{name}")
+        if svc is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        pods = []
+        for ep in (e for sl in svc["slices"] for e in sl["endpoints"]):
+            why = [] if ep["state"] == "ready" else [ep["reason"] or ep["state"]]
+            pods.append(
+                {
+                    "pod": ep["pod"],
+                    "ip": ep["ip"],
+                    "matches": True,
+                    "endpoint": True,
+                    "state": ep["state"],
+                    "reasons": ["labels match the selector", *why],
+                }
+            )
+        return {
+            "service": f"{ns}/{name}",
+            "readyCount": svc["counts"]["ready"],
+            "diagnosis": svc["diagnosis"],
+            "pods": pods,
+        }
 
     @app.post("/api/debug/drop-streams")
     async def drop() -> Any:

@@ -270,3 +270,38 @@ def test_changes_in_one_frame_are_one_render_without_layout_reads(page: Any, big
     assert stats["renders"] < stats["msgs"] / 2, stats  # deltas that arrive within a frame: one render
     assert stats["skipped"] > skipped0
     assert stats["reads"] == [], stats["reads"][:5]
+
+
+def test_diagnosis_and_why_keep_working_at_scale(page: Any, big_url: str) -> None:
+    _load(page, big_url)
+    # every pod of one small Service fails its probe: its card raises the no-ready-endpoints banner
+    snap = get_json(big_url + "api/snapshot")
+    key = page.evaluate("() => window.slicescope.services.order()[3]")
+    mine = [p for p in snap["pods"].values() if p["services"] == [key]]
+    assert 0 < len(mine) < 20
+    for p in mine:
+        post_json(
+            big_url + "api/actions/readiness",
+            {"namespace": p["namespace"], "pod": p["name"], "passing": False},
+        )
+    banner = card(page, key).locator("[data-part=diagnosis]")
+    banner.wait_for(timeout=30000)
+    assert "NO READY ENDPOINTS" in banner.inner_text()
+    assert banner.get_attribute("data-code") == "none-ready"
+    # "why?" on the 1,100-endpoint Service: verdicts grouped with counts, a few pods each
+    card(page, BIG).locator("[data-part=explain]").click()
+    body = page.locator("#panel [data-part=explain][data-state=ok]")
+    body.wait_for(timeout=30000)
+    groups = body.locator(".verdict-group")
+    assert groups.count() >= 2
+    counted = sum(int(g.get_attribute("data-count")) for g in groups.all())
+    assert counted == len([e for s in snap["services"][BIG]["slices"] for e in s["endpoints"]])
+    assert body.locator(".verdict").count() <= 5 * groups.count()
+    assert "ready endpoint" in body.inner_text()
+    page.click(".panel-close")
+    for p in mine:
+        post_json(
+            big_url + "api/actions/readiness",
+            {"namespace": p["namespace"], "pod": p["name"], "passing": True},
+        )
+    banner.wait_for(state="hidden", timeout=30000)

@@ -382,16 +382,49 @@ function serviceExplanation(data) {
     }),
   ];
   if (data.pods.length === 0) out.push(el("p", { text: "No pod is selected or listed." }));
+  if (data.pods.length <= EXPLAIN_ALL_UP_TO) {
+    for (const p of data.pods) out.push(podVerdict(p));
+    return out;
+  }
+  // a big Service: one group per verdict (the ones that get no traffic first), a few pods of each
+  /** @type {Map<string, typeof data.pods>} */
+  const groups = new Map();
   for (const p of data.pods) {
+    const key = `${p.matches ? "matches" : "does not match"}, ${verdictWords(p)}`;
+    const g = groups.get(key);
+    if (g) g.push(p);
+    else groups.set(key, [p]);
+  }
+  const ordered = [...groups.entries()].sort(
+    ([, a], [, b]) => Number(a[0].state === "ready" && a[0].endpoint) - Number(b[0].state === "ready" && b[0].endpoint) || b.length - a.length,
+  );
+  for (const [words, pods] of ordered) {
     out.push(
-      el("div", { class: "verdict", dataset: { state: p.endpoint ? p.state || "" : "none" } }, [
-        el("p", { class: "explain-lead" }, [
-          el("span", { class: "mono", text: `${p.pod} ${p.ip || "(no IP)"}: ` }),
-          el("span", { class: "verdict-word", text: `${p.matches ? "matches" : "does not match"}, ${verdictWords(p)}` }),
-        ]),
-        listOf(p.reasons || []),
+      el("h4", { class: "verdict-group", dataset: { count: String(pods.length) } }, [
+        el("span", { class: "xgroup-count", text: `${pods.length} pod${pods.length === 1 ? "" : "s"}` }),
+        el("span", { text: ` ${words}` }),
       ]),
     );
+    for (const p of pods.slice(0, EXPLAIN_PER_GROUP)) out.push(podVerdict(p));
+    if (pods.length > EXPLAIN_PER_GROUP) {
+      out.push(el("p", { class: "muted", text: `… and ${pods.length - EXPLAIN_PER_GROUP} more with the same verdict` }));
+    }
   }
   return out;
+}
+
+/** Pods a Service's explanation lists one by one; past this, grouped by verdict. */
+const EXPLAIN_ALL_UP_TO = 30;
+/** Pods shown per verdict in a grouped explanation. */
+const EXPLAIN_PER_GROUP = 5;
+
+/** @param {{pod: string, ip: string|null, matches: boolean, endpoint: boolean, state: string|null, reasons: string[]}} p */
+function podVerdict(p) {
+  return el("div", { class: "verdict", dataset: { state: p.endpoint ? p.state || "" : "none" } }, [
+    el("p", { class: "explain-lead" }, [
+      el("span", { class: "mono", text: `${p.pod} ${p.ip || "(no IP)"}: ` }),
+      el("span", { class: "verdict-word", text: `${p.matches ? "matches" : "does not match"}, ${verdictWords(p)}` }),
+    ]),
+    listOf(p.reasons || []),
+  ]);
 }

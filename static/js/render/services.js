@@ -281,7 +281,8 @@ export function createServicesView(root, handlers) {
         const svc = m.services[key];
         if (!svc) continue;
         const touched = changes.all || changes.meta || changes.services.has(key) || redraw.has(key);
-        if (touched || opts.highlightChanged) updateCard(card, svc, context(key), touched);
+        // a new highlight may name chips inside a card that did not change: draw it through
+        if (touched || opts.highlightChanged) updateCard(card, svc, context(key), true);
         else if (depTouched.has(key)) updateScale(card, svc, context(key));
       }
       redraw.clear();
