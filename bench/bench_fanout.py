@@ -324,6 +324,20 @@ def read_line(proc: subprocess.Popen[str], prefix: str, timeout: float) -> str:
     raise RuntimeError(f"no {prefix!r} within {timeout:.0f} s")
 
 
+def end_process(proc: subprocess.Popen[str], sig: int, wait: float = 20) -> None:
+    """Signal it, wait for it (kill after `wait` seconds), close its pipes."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -365,49 +379,74 @@ class Measure:
     rss_mb: float
 
 
-def measure(server: subprocess.Popen[str], port: int, impl: str, n: int, a: argparse.Namespace) -> Measure:
-    procs = []
-    files = []
-    per = [n // a.client_procs + (1 if i < n % a.client_procs else 0) for i in range(a.client_procs)]
-    try:
+class ClientProcesses:
+    """n SSE clients of `path` spread over processes: start() connects them all (each has its
+    snapshot), finish(expect, grace) lets them read until every client saw `expect` changes or
+    the grace ran out, and gives the latencies (sorted) and the undelivered (client, change) pairs."""
+
+    def __init__(self, port: int, path: str, n: int, processes: int) -> None:
+        self.n = n
+        self.ready = 0
+        self.procs: list[subprocess.Popen[str]] = []
+        self.files: list[str] = []
+        per = [n // processes + (1 if i < n % processes else 0) for i in range(processes)]
         for count in (c for c in per if c):
             out = tempfile.NamedTemporaryFile(prefix="fanout-", suffix=".lat", delete=False)
             out.close()
-            files.append(out.name)
+            self.files.append(out.name)
             cmd = [sys.executable, "-m", "bench.bench_fanout", "clients", "--port", str(port)]
-            cmd += ["--path", IMPLS[impl], "--n", str(count), "--out", out.name]
-            procs.append(
+            cmd += ["--path", path, "--n", str(count), "--out", out.name]
+            self.procs.append(
                 subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
             )
-        ready = 0
-        for proc in procs:
+
+    def start(self) -> None:
+        for proc in self.procs:
             ok, failed = read_line(proc, "READY ", 180).split()
-            ready += int(ok)
+            self.ready += int(ok)
             if int(failed):
                 print(f"    {failed} clients of one process failed to connect", file=sys.stderr)
-        time.sleep(1.0)  # let the snapshots drain
-        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
-        client_cpu0 = sum(cpu_seconds(proc.pid) for proc in procs)
-        total = http_json(port, "POST", f"/bench/drive?rate={a.rate}&seconds={a.seconds}")["total"]
-        while http_json(port, "GET", "/bench/status")["driving"]:
-            time.sleep(0.1)
-        cpu1, t1 = cpu_seconds(server.pid), time.monotonic()
-        client_cpu1 = sum(cpu_seconds(proc.pid) for proc in procs)
-        order = json.dumps({"expect": total, "deadline": time.time() + a.grace}) + "\n"
-        for proc in procs:
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(proc.pid) for proc in self.procs)
+
+    def finish(self, expect: int, grace: float) -> tuple[list[float], int]:
+        order = json.dumps({"expect": expect, "deadline": time.time() + grace}) + "\n"
+        for proc in self.procs:
             assert proc.stdin is not None
             proc.stdin.write(order)
             proc.stdin.flush()
-        for proc in procs:
-            json.loads(read_line(proc, "RESULT ", a.grace + 60))
+        for proc in self.procs:
+            read_line(proc, "RESULT ", grace + 60)
         lat: list[float] = []
-        for name in files:
+        for name in self.files:
             values = array.array("d")
             with open(name, "rb") as f:
                 values.frombytes(f.read())
             lat.extend(values)
         lat.sort()
-        missing = max(0, ready * total - len(lat)) + (n - ready) * total
+        missing = max(0, self.ready * expect - len(lat)) + (self.n - self.ready) * expect
+        return lat, missing
+
+    def close(self) -> None:
+        for proc in self.procs:
+            end_process(proc, signal.SIGKILL)
+        for name in self.files:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+
+
+def measure(server: subprocess.Popen[str], port: int, impl: str, n: int, a: argparse.Namespace) -> Measure:
+    clients = ClientProcesses(port, IMPLS[impl], n, a.client_procs)
+    try:
+        clients.start()
+        time.sleep(1.0)  # let the snapshots drain
+        cpu0, client_cpu0, t0 = cpu_seconds(server.pid), clients.cpu_seconds(), time.monotonic()
+        total = http_json(port, "POST", f"/bench/drive?rate={a.rate}&seconds={a.seconds}")["total"]
+        while http_json(port, "GET", "/bench/status")["driving"]:
+            time.sleep(0.1)
+        cpu1, client_cpu1, t1 = cpu_seconds(server.pid), clients.cpu_seconds(), time.monotonic()
+        lat, missing = clients.finish(total, a.grace)
         return Measure(
             impl,
             n,
@@ -419,13 +458,7 @@ def measure(server: subprocess.Popen[str], port: int, impl: str, n: int, a: argp
             rss_mb(server.pid),
         )
     finally:
-        for proc in procs:
-            with contextlib.suppress(Exception):
-                proc.kill()
-                proc.wait(timeout=10)
-        for name in files:
-            with contextlib.suppress(OSError):
-                os.unlink(name)
+        clients.close()
         deadline = time.monotonic() + 30
         while http_json(port, "GET", "/bench/status")["clients"] and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -495,11 +528,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                         flush=True,
                     )
     finally:
-        server.send_signal(signal.SIGINT if a.profile else signal.SIGTERM)
-        try:
-            server.wait(timeout=120 if a.profile else 20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        end_process(server, signal.SIGINT if a.profile else signal.SIGTERM, 120 if a.profile else 20)
 
     figures: dict[str, float] = {}
     print(f"median of {a.runs} (change -> SSE bytes read by the client; undelivered counts as late):")

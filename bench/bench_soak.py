@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bench.bench_fanout import cpu_seconds, read_line, rss_mb
+from bench.bench_fanout import cpu_seconds, end_process, read_line, rss_mb
 
 DEPLOYMENT = "shipping-api"
 
@@ -294,11 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         port = int(read_line(server, "PORT ", 120))
         return asyncio.run(soak(server, port, a))
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        end_process(server, signal.SIGTERM, 30)
 
 
 if __name__ == "__main__":
