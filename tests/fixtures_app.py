@@ -27,14 +27,17 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 @contextlib.contextmanager
-def running_app(settings: Settings | None = None, **create_kwargs: Any) -> Iterator[str]:
+def running_app(
+    settings: Settings | None = None, *, send_buffer: int | None = None, **create_kwargs: Any
+) -> Iterator[str]:
     """A live uvicorn on 127.0.0.1:<free port> serving create_app(settings); yields the base URL.
-    The app is on `running_app.last_app` too (e.g. to look at its hub); kwargs go to create_app."""
+    The app is on `running_app.last_app` too (e.g. to look at its hub); kwargs go to create_app;
+    `send_buffer` as in live_server."""
     from app.server import create_app
 
     app = create_app(settings or make_settings(), **create_kwargs)
     running_app.last_app = app  # type: ignore[attr-defined]
-    with live_server(app) as base:
+    with live_server(app, send_buffer=send_buffer) as base:
         yield base
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,15 +17,22 @@ import uvicorn
 
 
 @contextlib.contextmanager
-def live_server(app: Any, *, startup_timeout: float = 20.0) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1:<free port>; yields the base URL (no trailing slash)."""
+def live_server(app: Any, *, startup_timeout: float = 60.0, send_buffer: int | None = None) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1:<free port>; yields the base URL (no trailing slash).
+    `send_buffer` fixes the kernel's send buffer of every connection (bytes; Linux doubles it): a
+    client that stops reading then blocks the server's writes at once, whatever the machine."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer is not None:  # accepted connections inherit it (and lose autotuning)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    sock.bind(("127.0.0.1", 0))
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.serve())
+        loop.run_until_complete(server.serve(sockets=[sock]))
         loop.close()
 
     thread = threading.Thread(target=run, name="live-uvicorn", daemon=True)
@@ -39,4 +47,5 @@ def live_server(app: Any, *, startup_timeout: float = 20.0) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=60)
+        sock.close()

@@ -114,11 +114,17 @@ async def step_through(name: str, speed: float, jumps: tuple[float, float], seed
 
 SPEEDS = (1.0, 5.0, 20.0)
 LOADS = {"quiet": (0.005, 0.05), "loaded": (0.05, 3.0)}  # real seconds between the driver's wake-ups
+BIG = "scaling-past-100"  # 1050 pods: the loaded case only (the clock's logic is the same for all)
+CASES = [
+    (name, speed, load)
+    for name in sorted(LIBRARY)
+    for speed in SPEEDS
+    for load in sorted(LOADS)
+    if name != BIG or load == "loaded"
+]
 
 
-@pytest.mark.parametrize("load", sorted(LOADS))
-@pytest.mark.parametrize("speed", SPEEDS)
-@pytest.mark.parametrize("name", sorted(LIBRARY))
+@pytest.mark.parametrize(("name", "speed", "load"), CASES)
 async def test_every_lesson_settles_with_its_checks_passing(name: str, speed: float, load: str) -> None:
     problems = await step_through(name, speed, LOADS[load], seed=hash((name, speed, load)) & 0xFFFF)
     assert not problems, problems
