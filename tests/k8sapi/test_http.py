@@ -304,3 +304,18 @@ async def test_patches_scale_status_and_delete(env: tuple[httpx.AsyncClient, Sim
     r = await http.delete(PODS, params={"labelSelector": "role=tmp", "gracePeriodSeconds": "0"})
     assert r.json()["kind"] == "PodList" and [p["metadata"]["name"] for p in r.json()["items"]] == ["solo"]
     assert (await http.delete(f"{PODS}/solo")).status_code == 404
+
+
+async def test_a_yaml_body_with_an_alias_bomb_is_refused_at_once(
+    env: tuple[httpx.AsyncClient, SimCluster],
+) -> None:
+    http, cluster = env
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(8)]
+    bomb = "\n".join(["apiVersion: v1", "kind: ConfigMap", *lines]).encode()
+    r = await http.post(PODS, content=bomb, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
+    assert "could not be decoded" in r.json()["message"]
+    good = b"kind: Pod\nmetadata: {name: fine}\nspec: {containers: [{name: c, image: busybox}]}\n"
+    r = await http.post(PODS, content=good, headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 201 and cluster.store.get("Pod", "default", "fine") is not None

@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from app.kinds import KindInfo
+from app.security import safe_yaml
 from app.sim.api import decoding, discovery, openapi, schema
 from app.sim.api.auth import authenticate
 from app.sim.api.encoding import Wanted, negotiate, partial, partial_list, with_type
@@ -84,7 +85,7 @@ async def _read_body(request: Request, accepted: tuple[str, ...] = _BODY_TYPES) 
         return None
     try:
         if ctype.endswith("yaml"):
-            return yaml.safe_load(raw)
+            return safe_yaml.safe_load(raw)
         return decoding.loads_json(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise ApiError(400, "BadRequest", f"the body of the request could not be decoded: {exc}") from exc
