@@ -111,12 +111,6 @@ export function createCard(svc, handlers) {
           el("span", { class: "count count-not-ready", dataset: { part: "count-not-ready" } }),
           el("span", { class: "count count-terminating", dataset: { part: "count-terminating" } }),
         ]),
-        el("button", {
-          class: "btn traffic-toggle control",
-          text: "▶ Send traffic",
-          attrs: { type: "button", "aria-pressed": "false", title: "Send simulated requests through this Service" },
-          dataset: { part: "traffic-toggle" },
-        }),
         el("form", { class: "scale", dataset: { part: "scale" }, attrs: { hidden: "" } }, [
           el("label", { class: "scale-label" }, [
             el("span", { text: "Deployment " }),
@@ -127,6 +121,12 @@ export function createCard(svc, handlers) {
           el("button", { class: "btn", text: "Scale", attrs: { type: "submit" } }),
           el("span", { class: "scale-msg", dataset: { part: "scale-msg" }, attrs: { "aria-live": "polite" } }),
         ]),
+        el("button", {
+          class: "btn traffic-toggle control",
+          text: "▶ Send traffic",
+          attrs: { type: "button", "aria-pressed": "false", title: "Send simulated requests through this Service" },
+          dataset: { part: "traffic-toggle" },
+        }),
       ]),
     ]),
     el("div", { class: "diagnosis", dataset: { part: "diagnosis" }, attrs: { hidden: "", role: "status" } }, [
