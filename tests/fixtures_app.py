@@ -58,7 +58,7 @@ async def app_client(
 
 
 def wait_for(
-    fn: Callable[[], T | None], *, timeout: float = 10.0, interval: float = 0.02, what: str = ""
+    fn: Callable[[], T | None], *, timeout: float = 60.0, interval: float = 0.02, what: str = ""
 ) -> T:
     """Poll fn until it returns something truthy, or fail after `timeout` seconds (wall time)."""
     deadline = time.monotonic() + timeout
@@ -72,7 +72,7 @@ def wait_for(
 
 
 async def await_for(
-    fn: Callable[[], Any], *, within: float = 10.0, interval: float = 0.02, what: str = ""
+    fn: Callable[[], Any], *, within: float = 60.0, interval: float = 0.02, what: str = ""
 ) -> Any:
     """wait_for for async tests: fn may be sync or return an awaitable."""
     import asyncio

