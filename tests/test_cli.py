@@ -281,8 +281,9 @@ def test_a_port_in_use_is_one_line_naming_port_and_host(busy_port: int, tmp_path
     assert not (tmp_path / "r.jsonl").exists()  # nothing was started or written
 
 
-def test_a_bad_host_is_one_line(default_port_busy: int) -> None:
-    assert "--host" in one_line_error(run_cli("--host", "no-such-host.invalid"))
+def test_an_address_not_on_this_machine_is_one_line_naming_host() -> None:
+    code, line = _main(["--host", "192.0.2.1", "--port", "0"])  # TEST-NET-1: never a local address
+    assert code == 2 and "192.0.2.1" in line and "--host" in line
 
 
 def test_main_builds_the_app_and_serves_it_on_the_bound_port(
