@@ -114,16 +114,17 @@ async def _pump(hub: Hub, client: Client, send: Send) -> None:
             await client.wait()
             continue
         client.ping = False
-        for piece in _pieces(data):
-            client.sending_since = loop.time()
-            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        client.sending_since = loop.time()
+        if len(data) <= WRITE_BYTES:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        else:
+            for piece in _pieces(data):
+                client.sending_since = loop.time()
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
         client.sending_since = None
 
 
-def _pieces(data: bytes) -> Iterator[bytes | memoryview]:
-    if len(data) <= WRITE_BYTES:
-        yield data
-        return
+def _pieces(data: bytes) -> Iterator[memoryview]:
     view = memoryview(data)
     for start in range(0, len(data), WRITE_BYTES):
         yield view[start : start + WRITE_BYTES]

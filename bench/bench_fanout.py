@@ -108,14 +108,33 @@ def add_bench_routes(app: Any, cluster: Any, ping_seconds: float) -> None:
         driving["task"] = asyncio.create_task(drive(rate, seconds))
         return {"total": int(rate * seconds), "pods": len(pods)}
 
+    lag = {"max": 0.0, "sum": 0.0, "n": 0}
+
+    async def watch_lag() -> None:  # how late the loop runs a 10 ms timer: a busy or starved server
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.01
+            await asyncio.sleep(0.01)
+            late = loop.time() - due
+            lag["max"] = max(lag["max"], late)
+            lag["sum"] += late
+            lag["n"] += 1
+
     @app.get("/bench/status")
     async def status() -> dict[str, Any]:
+        if "task" not in lag:
+            lag["task"] = asyncio.create_task(watch_lag())
         task = driving["task"]
-        return {
+        report = {
             "driving": task is not None and not task.done(),
             "made": driving["made"],
             "clients": len(hub.clients),
+            "sending": sum(1 for c in hub.clients if c.sending_since is not None),
+            "lag_max_ms": lag["max"] * 1000,
+            "lag_mean_ms": lag["sum"] / max(lag["n"], 1) * 1000,
         }
+        lag.update(max=0.0, sum=0.0, n=0)
+        return report
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -128,7 +147,9 @@ def serve(args: argparse.Namespace) -> None:
     settings = Settings(port=0, sim_lesson=False)
     app = create_app(settings, cluster=cluster)
     add_bench_routes(app, cluster, settings.ping_seconds)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2, http=args.http
+    )
     server = uvicorn.Server(config)
 
     async def run() -> None:
@@ -145,7 +166,7 @@ def serve(args: argparse.Namespace) -> None:
     if args.profile:  # where the server's time goes (pstats file written at exit)
         import cProfile
 
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.process_time)  # CPU time: a starved server is not a slow one
         prof.enable()
         try:
             asyncio.run(run())
@@ -443,8 +464,10 @@ def measure(server: subprocess.Popen[str], port: int, impl: str, n: int, a: argp
         time.sleep(1.0)  # let the snapshots drain
         cpu0, client_cpu0, t0 = cpu_seconds(server.pid), clients.cpu_seconds(), time.monotonic()
         total = http_json(port, "POST", f"/bench/drive?rate={a.rate}&seconds={a.seconds}")["total"]
-        while http_json(port, "GET", "/bench/status")["driving"]:
-            time.sleep(0.1)
+        while (status := http_json(port, "GET", "/bench/status"))["driving"]:
+            if a.verbose:
+                print(f"      {status}")
+            time.sleep(0.1 if not a.verbose else 1.0)
         cpu1, client_cpu1, t1 = cpu_seconds(server.pid), clients.cpu_seconds(), time.monotonic()
         lat, missing = clients.finish(total, a.grace)
         return Measure(
@@ -475,6 +498,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     s.add_argument("--pods", type=int, default=1000)
     s.add_argument("--services", type=int, default=100)
     s.add_argument("--profile", default="")
+    s.add_argument("--http", default="auto")
     c = sub.add_parser("clients")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, required=True)
@@ -491,6 +515,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--client-procs", type=int, default=2)
     p.add_argument("--impls", default="baseline,new")
     p.add_argument("--profile", default="", help="write the server's cProfile stats here")
+    p.add_argument("--verbose", action="store_true", help="print the server's state every second")
+    p.add_argument("--http", default="auto", help="uvicorn's HTTP implementation (auto: as the CLI runs)")
     a = p.parse_args(argv)
     if a.cmd == "serve":
         serve(a)
@@ -507,7 +533,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
     )
     cmd = [sys.executable, "-m", "bench.bench_fanout", "serve", "--pods", str(a.pods)]
-    cmd += ["--services", str(a.services)] + (["--profile", a.profile] if a.profile else [])
+    cmd += ["--services", str(a.services), "--http", a.http] + (["--profile", a.profile] if a.profile else [])
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
     results: dict[tuple[str, int], list[Measure]] = {}
     try:
