@@ -63,8 +63,21 @@ def _spec_part(obj: Obj) -> Obj:
 
 
 # Watch history kept per kind. A watch from an older resourceVersion gets 410 Expired and relists,
-# as from a real API server's watch cache; the bound keeps a 10,000-pod cluster's memory flat.
-HISTORY_PER_KIND = 5_000
+# as from a real API server's watch cache; the bounds keep a 10,000-pod cluster's memory flat: at
+# most HISTORY_PER_KIND events, and at most HISTORY_ITEMS endpoints (or addresses) in the old
+# EndpointSlices (Endpoints) kept, each of which may hold a hundred or a thousand.
+HISTORY_PER_KIND = 1_000
+HISTORY_ITEMS = 5_000
+
+
+def history_weight(kind: str, obj: Obj) -> int:
+    """What an event of this kind counts against HISTORY_ITEMS: the endpoints it holds."""
+    if kind == "EndpointSlice":
+        return 1 + len(obj.get("endpoints") or ())
+    if kind == "Endpoints":
+        subsets = obj.get("subsets") or ()
+        return 1 + sum(len(s.get("addresses") or ()) + len(s.get("notReadyAddresses") or ()) for s in subsets)
+    return 1
 
 
 class ObjectStore:
@@ -76,6 +89,7 @@ class ObjectStore:
         # (kind, namespace, label key, label value) -> names
         self._labels: dict[tuple[str, str, str, str], set[str]] = {}
         self._history: dict[str, deque[StoreEvent]] = {k: deque(maxlen=history_limit) for k in KINDS}
+        self._history_weight: dict[str, int] = dict.fromkeys(KINDS, 0)
         # Per kind: the resourceVersion of the newest event no longer in history (a watch from
         # before it may have missed something).
         self._compacted: dict[str, int] = dict.fromkeys(KINDS, self._rv)
@@ -248,8 +262,12 @@ class ObjectStore:
             self._objs[kind][key] = obj
             self._index(kind, key, obj, remove=False)
         history = self._history[kind]
-        if len(history) == history.maxlen:
-            self._compacted[kind] = history[0].rv
+        weight = self._history_weight[kind] + history_weight(kind, obj)
+        while history and (len(history) == history.maxlen or weight > HISTORY_ITEMS):
+            gone = history.popleft()
+            weight -= history_weight(kind, gone.obj)
+            self._compacted[kind] = gone.rv
+        self._history_weight[kind] = weight
         event = StoreEvent(type_, kind, obj, self._rv)
         history.append(event)
         for fn in list(self._subs):
@@ -318,4 +336,5 @@ class ObjectStore:
         """Forget all history, like an etcd compaction: watches from any older rv get 410."""
         for k, history in self._history.items():
             history.clear()
+            self._history_weight[k] = 0
             self._compacted[k] = self._rv

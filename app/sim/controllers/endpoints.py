@@ -4,6 +4,7 @@ per selector Service, subsets repacked by port set, ready / not-ready addresses,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -209,9 +210,19 @@ class Member:
     addr: Obj | None = None
 
 
-def member(svc: Obj, pod: Obj, shared_ports: dict[tuple[int, int], Obj]) -> Member:
-    """The record `pack_endpoints` works from (shared_ports: endpoint ports built so far, by
-    Service port index and number, so the pods of a Service hold the same port dicts)."""
+@dataclass
+class PortCache:
+    """Endpoint ports built so far for one Service (by Service port index and number), and the
+    port lists made of them, so the pods of a Service share theirs."""
+
+    ports: dict[tuple[int, int], Obj] = dataclasses.field(default_factory=dict)
+    lists: dict[tuple[int | None, ...], tuple[tuple[_PortTuple, Obj], ...]] = dataclasses.field(
+        default_factory=dict
+    )
+
+
+def member(svc: Obj, pod: Obj, cache: PortCache) -> Member:
+    """The record `pack_endpoints` works from."""
     ready_at = pod_trigger_time(pod)
     publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
     if not should_pod_be_in_endpoints(pod, publish):
@@ -221,15 +232,18 @@ def member(svc: Obj, pod: Obj, shared_ports: dict[tuple[int, int], Obj]) -> Memb
     if ip is None:
         return Member(pod, ready_at, None, False, ())
     ports: list[tuple[_PortTuple, Obj]] = []
+    nums: list[int | None] = []
     for i, sp in enumerate((svc.get("spec") or {}).get("ports") or ()):
         num = find_port(pod, sp)
+        nums.append(num)
         if num is not None:
-            port = shared_ports.get((i, num))
+            port = cache.ports.get((i, num))
             if port is None:
-                port = shared_ports[(i, num)] = _endpoint_port(sp, num)
+                port = cache.ports[(i, num)] = _endpoint_port(sp, num)
             ports.append((_port_tuple(port), port))
+    shared = cache.lists.setdefault(tuple(nums), tuple(ports))
     uid = pod["metadata"].get("uid") or ""
-    return Member(pod, ready_at, (ip, uid), publish or is_pod_ready(pod), tuple(ports))
+    return Member(pod, ready_at, (ip, uid), publish or is_pod_ready(pod), shared)
 
 
 def pack_endpoints(svc: Obj, members: list[Member]) -> tuple[list[Obj], bool]:
@@ -357,13 +371,13 @@ class EndpointsController:
         cached = self._members.get(key)
         old = cached[1] if cached is not None and cached[0] is svc else {}
         fresh: dict[str, Member] = {}
-        shared_ports: dict[tuple[int, int], Obj] = {}
+        cache = PortCache()
         out: list[Member] = []
         for pod in pods:
             name = pod["metadata"]["name"]
             m = old.get(name)
             if m is None or m.pod is not pod:
-                m = member(svc, pod, shared_ports)
+                m = member(svc, pod, cache)
             fresh[name] = m
             out.append(m)
         self._members[key] = (svc, fresh)
@@ -380,9 +394,9 @@ class EndpointsController:
         stale = [p for p in pods if (m := records.get(p["metadata"]["name"])) is None or m.pod is not p]
         if len(stale) <= WARM_UP_BATCH:
             return False
-        shared_ports: dict[tuple[int, int], Obj] = {}
+        cache = PortCache()
         for pod in stale[:WARM_UP_BATCH]:
-            records[pod["metadata"]["name"]] = member(svc, pod, shared_ports)
+            records[pod["metadata"]["name"]] = member(svc, pod, cache)
         self.queue.add(key)
         return True
 

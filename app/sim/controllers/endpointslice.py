@@ -5,6 +5,7 @@ slices of every selector Service in step with its pods, through the store, on th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from app.sim.clock import SimClock
@@ -55,6 +56,11 @@ def endpoint_ports(svc: Obj, pod: Obj) -> list[Obj]:
     return out
 
 
+@lru_cache(maxsize=8)
+def _conditions(ready: bool, serving: bool, terminating: bool) -> Obj:
+    return {"ready": ready, "serving": serving, "terminating": terminating}
+
+
 def pod_to_endpoint(pod: Obj, node: Obj | None, svc: Obj, address_type: str) -> Obj:
     """podToEndpoint: addresses of the family, the three conditions, hostname, targetRef, node, zone."""
     md = pod["metadata"]
@@ -64,11 +70,8 @@ def pod_to_endpoint(pod: Obj, node: Obj | None, svc: Obj, address_type: str) -> 
     want_v6 = address_type == "IPv6"
     ep: Obj = {
         "addresses": [ip for ip in pod_ips(pod) if is_ipv6(ip) == want_v6],
-        "conditions": {
-            "ready": publish or (serving and not terminating),
-            "serving": serving,
-            "terminating": terminating,
-        },
+        # One shared dict per combination (stored objects are frozen): 10,000 endpoints, 8 dicts.
+        "conditions": _conditions(publish or (serving and not terminating), serving, terminating),
     }
     if should_set_hostname(pod, svc):
         ep["hostname"] = pod["spec"]["hostname"]

@@ -27,13 +27,13 @@ CACHE_ENTRIES = 4096  # maxLruCacheEntries
 COMBINED = "(combined from similar events): "
 
 
-@dataclass
+@dataclass(slots=True)
 class _Similar:
     messages: set[str] = field(default_factory=set)
     last: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Logged:
     namespace: str
     name: str
@@ -41,7 +41,7 @@ class _Logged:
     first: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bucket:
     tokens: float
     at: float

@@ -72,13 +72,13 @@ class _Runtime:
     started: float | None = None
     passing: bool = True
     timer: Timer | None = None  # start or final-removal timer
-    probes: dict[str, _Probe] = field(default_factory=dict)
+    probes: list[_Probe] = field(default_factory=list)  # one per container with a readinessProbe
 
     def cancel(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        for p in self.probes.values():
+        for p in self.probes:
             if p.timer is not None:
                 p.timer.cancel()
                 p.timer = None
@@ -162,7 +162,7 @@ class Kubelet:
             passing = probe_passing(pod)
             if passing != rt.passing:
                 rt.passing = passing
-                for probe in rt.probes.values():
+                for probe in rt.probes:
                     self._poke(key, rt, probe)
             self._write_readiness(key, rt)
 
@@ -237,7 +237,7 @@ class Kubelet:
         for c in containers:
             spec = c.get("readinessProbe")
             if isinstance(spec, dict):
-                rt.probes[c["name"]] = _new_probe(c["name"], spec, now)
+                rt.probes.append(_new_probe(c["name"], spec, now))
         ts = stamp(now)
         host_ip = node.host_ip if node else ""
 
@@ -273,7 +273,7 @@ class Kubelet:
             ]
 
         self._write(key, running)
-        for probe in rt.probes.values():
+        for probe in rt.probes:
             probe.timer = self.clock.call_at(probe.origin, lambda p=probe: self._probe(key, uid, p))
 
     def _adopt(self, key: Key, pod: Obj, node: NodeInfo) -> _Runtime | None:
@@ -295,9 +295,9 @@ class Kubelet:
                 probe = _new_probe(c["name"], spec, started)
                 probe.ready = ready_by_name.get(c["name"], False)
                 probe.last, probe.run, probe.last_at = probe.ready, 10**6, now
-                rt.probes[c["name"]] = probe
+                rt.probes.append(probe)
         self._pods[key] = rt
-        for probe in rt.probes.values():
+        for probe in rt.probes:
             if not (probe.ready and rt.passing):
                 probe.timer = self.clock.call_later(probe.period, lambda p=probe: self._probe(key, rt.uid, p))
         return rt
@@ -470,8 +470,7 @@ def _ip_list(ip: str) -> list[Obj]:
 
 
 def _container_ready(rt: _Runtime, name: str) -> bool:
-    probe = rt.probes.get(name)
-    return probe is None or probe.ready
+    return all(p.ready for p in rt.probes if p.container == name)
 
 
 def _readiness_conditions(pod: Obj, rt: _Runtime, ts: str) -> list[Obj]:

@@ -23,11 +23,20 @@ _LANES: weakref.WeakKeyDictionary[SimClock, IdleLane] = weakref.WeakKeyDictionar
 
 class IdleLane:
     def __init__(self, clock: SimClock) -> None:
-        self._clock = clock
+        # Weak: the clock holds the lane (through _LANES and its timers); a strong reference back
+        # would keep every retired cluster alive.
+        self._clock_ref = weakref.ref(clock)
         self._waiting: dict[Turn, None] = {}  # insertion-ordered set of queues wanting a turn
         self._timer: Timer | None = None
         self._deferred = 0
         self.turns = 0  # how many turns ran (tests and benchmarks read it)
+
+    @property
+    def _clock(self) -> SimClock:
+        clock = self._clock_ref()
+        if clock is None:
+            raise RuntimeError("the clock of this lane is gone")
+        return clock
 
     def request(self, turn: Turn) -> None:
         """Give `turn` a turn once nothing else is due (it may ask again when it has more)."""
@@ -39,10 +48,11 @@ class IdleLane:
         self._timer = None
         if not self._waiting:
             return
-        due = self._clock.next_deadline()
-        if due is not None and due <= self._clock.now() and self._deferred < MAX_DEFERRALS:
+        clock = self._clock
+        due = clock.next_deadline()
+        if due is not None and due <= clock.now() and self._deferred < MAX_DEFERRALS:
             self._deferred += 1
-            self._timer = self._clock.call_soon(self._run)  # behind everything due now
+            self._timer = clock.call_soon(self._run)  # behind everything due now
             return
         self._deferred = 0
         turn = next(iter(self._waiting))

@@ -180,6 +180,7 @@ class ReplicaSetController:
         self._queue = WorkQueue(clock, self._sync)
         self._shapes: dict[str, Shape] = {}  # rs uid -> shape
         self._facts: dict[Key, PodFacts] = {}
+        self._distinct: dict[PodFacts, PodFacts] = {}
         self._tallies: dict[str, Tally] = {}  # rs uid -> tally
         self._orphans: dict[str, dict[str, None]] = {}  # namespace -> orphan pod names
         self._jobs: dict[str, Job] = {}  # rs uid -> job under way
@@ -249,6 +250,10 @@ class ReplicaSetController:
 
     def _set_facts(self, key: Key, new: PodFacts | None, pod: Obj) -> None:
         ns, name = key
+        if new is not None:  # most pods have the same facts as many others: keep one of each
+            if len(self._distinct) > 10_000:
+                self._distinct.clear()
+            new = self._distinct.setdefault(new, new)
         old = self._facts.get(key)
         if old == new:
             if new is not None and new.orphan:  # its labels may have changed: who adopts it now?
