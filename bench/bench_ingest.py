@@ -27,7 +27,6 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -90,7 +89,9 @@ class Counter:
                 self.reached.set()
 
 
-async def slicescope_run(api: FakeApi, kubeconfig: Path, events: int, profile: str | None) -> tuple[float, int]:
+async def slicescope_run(
+    api: FakeApi, kubeconfig: Path, events: int, profile: str | None
+) -> tuple[float, int]:
     """Start the pipeline, wait until live, then time a burst. Returns (CPU seconds, events)."""
     settings = Settings(source="kube", kubeconfig=str(kubeconfig), tick_seconds=0.025)
     rt = build_runtime(settings)
@@ -162,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         kubeconfig = api.write_kubeconfig(Path(tmp) / "kubeconfig")
         for run in range(args.runs):
             start_rv = api.stats()["resourceVersion"]
-            cpu, n = asyncio.run(slicescope_run(api, kubeconfig, args.events, args.profile if run == 0 else None))
+            cpu, n = asyncio.run(
+                slicescope_run(api, kubeconfig, args.events, args.profile if run == 0 else None)
+            )
             ours.append(n / cpu)
             lines = raw_watch_lines(api, "/api/v1/pods", start_rv, n)
             assert len(lines) == n, (len(lines), n)

@@ -5,7 +5,6 @@ docs/view-model.md. No I/O."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 import heapq
 import logging
 import time
@@ -312,7 +311,7 @@ class ViewEngine:
             _, key = heapq.heappop(self._timed)
             pod = self.index.pods.get(key)
             if pod is not None and pod.later is not None and pod.later[0] <= now:
-                self._put(dataclasses.replace(pod, reason=pod.later[1], later=None), False)
+                self._put(pod.with_state(reason=pod.later[1], later=None), False)
 
     def _pod_touched(self, old: Pod | None, new: Pod | None, quiet: bool) -> None:
         """A pod changed: it, the Services selecting it before or after, the Services listing it, and

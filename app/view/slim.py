@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.timefmt import parse_rfc3339
@@ -34,6 +34,22 @@ class ContainerPort:
 
 
 @dataclass(frozen=True, slots=True)
+class PodState:
+    """What a pod's status says, as the view reads it: one shared copy per distinct state (most pods
+    of a cluster are in one of a few), so a pod pays a reference for it."""
+
+    phase: str
+    status: str  # kubectl's STATUS column
+    ready: bool  # the Ready condition is True
+    ready_text: str  # "1/1"
+    terminating: bool  # deletionTimestamp set
+    reason: str | None  # why it is not ready, None when Ready
+    # (time, reason): the reason that takes over at that time without the object changing
+    # (a readiness probe's initial delay runs out); None when the reason does not depend on time
+    later: tuple[float, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Pod:
     namespace: str
     name: str
@@ -41,32 +57,46 @@ class Pod:
     owner: tuple[str, str] | None  # (kind, name) of the controller, None for an orphan
     ip: str | None
     node: str | None
-    phase: str
-    status: str  # kubectl's STATUS column
-    ready: bool  # the Ready condition is True
-    ready_text: str  # "1/1"
-    terminating: bool  # deletionTimestamp set
-    reason: str | None  # why it is not ready, None when Ready
     ports: tuple[ContainerPort, ...]
     created: str | None
-    # (time, reason): the reason that takes over at that time without the object changing
-    # (a readiness probe's initial delay runs out); None when the reason does not depend on time
-    later: tuple[float, str] | None = None
+    state: PodState
     # (namespace, name), made once: the index's tables share this one tuple instead of making their own
     key: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", (self.namespace, self.name))
 
+    phase = property(lambda self: self.state.phase)
+    status = property(lambda self: self.state.status)
+    ready = property(lambda self: self.state.ready)
+    ready_text = property(lambda self: self.state.ready_text)
+    terminating = property(lambda self: self.state.terminating)
+    reason = property(lambda self: self.state.reason)
+    later = property(lambda self: self.state.later)
+
     @property
     def terminal(self) -> bool:
-        return self.phase in TERMINAL_PHASES
+        return self.state.phase in TERMINAL_PHASES
 
     def label(self, key: str) -> str | None:
         for k, v in self.labels:
             if k == key:
                 return v
         return None
+
+    def with_state(self, **changes: Any) -> Pod:
+        """The same pod in another state (e.g. when a timed reason runs out)."""
+        return Pod(
+            self.namespace,
+            self.name,
+            self.labels,
+            self.owner,
+            self.ip,
+            self.node,
+            self.ports,
+            self.created,
+            _share(replace(self.state, **changes)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +136,34 @@ class SlicePort:
 
 
 @dataclass(frozen=True, slots=True)
-class SliceEndpoint:
-    ip: str
-    pod: str | None  # targetRef name when it is a Pod
+class Place:
+    """Where an endpoint is and how it stands: shared by every endpoint alike (a node holds many)."""
+
     node: str | None
     zone: str | None
     ready: bool
     serving: bool
     terminating: bool
 
+
+@dataclass(frozen=True, slots=True)
+class SliceEndpoint:
+    ip: str
+    pod: str | None  # targetRef name when it is a Pod
+    place: Place
+
+    node = property(lambda self: self.place.node)
+    zone = property(lambda self: self.place.zone)
+    ready = property(lambda self: self.place.ready)
+    serving = property(lambda self: self.place.serving)
+    terminating = property(lambda self: self.place.terminating)
+
     @property
     def state(self) -> str:
-        if self.terminating:
+        place = self.place
+        if place.terminating:
             return "terminating"
-        return "ready" if self.ready else "not-ready"
+        return "ready" if place.ready else "not-ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +445,19 @@ def _probe_reason(
     return after, None
 
 
+def _unscheduled(status: dict[str, Any]) -> str:
+    """Why a pod has no node: the scheduler's own words from the PodScheduled condition
+    ("0/3 nodes are available: 3 Too many pods."), else that it is not scheduled yet."""
+    for cond in _list(status.get("conditions")):
+        if isinstance(cond, dict) and cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            message, why = cond.get("message"), cond.get("reason")
+            if isinstance(message, str) and message.strip():
+                return f"not scheduled: {message.strip()}"
+            if isinstance(why, str) and why:
+                return f"not scheduled ({why})"
+    return "not scheduled yet"
+
+
 def pod_reason(
     meta: dict[str, Any],
     spec: dict[str, Any],
@@ -419,7 +476,7 @@ def pod_reason(
     if meta.get("deletionTimestamp"):
         return "terminating", None
     if not spec.get("nodeName"):
-        return "not scheduled yet", None
+        return _unscheduled(status), None
     containers = {c.get("name"): c for c in _list(spec.get("containers")) if isinstance(c, dict)}
     statuses = [cs for cs in _list(status.get("containerStatuses")) if isinstance(cs, dict)]
     creating = kubectl == "ContainerCreating" or any(
@@ -473,53 +530,90 @@ def not_ready_reason(
     return pod_reason(meta, spec, status, kubectl, now)[0]
 
 
+def _running_and_ready(meta: dict[str, Any], status: dict[str, Any], statuses: Any) -> bool:
+    """The common case, read without the general rules: Running, Ready, every container running and
+    ready, no init containers, not being deleted (kubectl then says Running, and there is no reason)."""
+    if status.get("phase") != "Running" or status.get("reason") or status.get("initContainerStatuses"):
+        return False
+    if meta.get("deletionTimestamp") or statuses.__class__ is not list or not statuses:
+        return False
+    for cs in statuses:
+        if cs.__class__ is not dict or cs.get("ready") is not True:
+            return False
+        state = cs.get("state")
+        if state.__class__ is not dict or len(state) != 1 or state.get("running") is None:
+            return False
+    return _condition(status, "Ready") == "True"
+
+
 def slim_pod(obj: Any, now: float | None = None) -> Pod:
     """`now`: the current time, for reasons that depend on it (None: as if every delay had run out)."""
     meta, ns, name = _meta(obj)
-    spec, status = _dict(obj.get("spec")), _dict(obj.get("status"))
+    spec, status = obj.get("spec"), obj.get("status")
+    spec = spec if spec.__class__ is dict else {}
+    status = status if status.__class__ is dict else {}
     derived = obj.get(DERIVED)
     if derived.__class__ is dict:
         return _recorded_pod(obj, meta, ns, name, spec, status, derived)
-    kubectl = sys.intern(kubectl_status(meta, spec, status))
-    reason, later = pod_reason(meta, spec, status, kubectl, now)
+    containers = spec.get("containers")
+    containers = [c for c in containers if c.__class__ is dict] if containers.__class__ is list else []
     ports: list[ContainerPort] = []
-    total = 0
-    for c in _list(spec.get("containers")):
-        if not isinstance(c, dict):
-            continue
-        total += 1
-        for p in _list(c.get("ports")):
-            p = _dict(p)
-            number = _int(p.get("containerPort"))
-            if number is not None:
-                ports.append(
-                    ContainerPort(_istr(p.get("name")) or "", number, _istr(p.get("protocol")) or "TCP")
-                )
-    ready_containers = sum(
-        1
-        for cs in _list(status.get("containerStatuses"))
-        if isinstance(cs, dict)
-        and cs.get("ready") is True
-        and _dict(cs.get("state")).get("running") is not None
-    )
-    ip = status.get("podIP") if isinstance(status.get("podIP"), str) and status.get("podIP") else None
+    for c in containers:
+        declared = c.get("ports")
+        if declared.__class__ is list:
+            for p in declared:
+                if p.__class__ is dict:
+                    number = _int(p.get("containerPort"))
+                    if number is not None:
+                        port_name, protocol = p.get("name"), p.get("protocol")
+                        ports.append(
+                            ContainerPort(
+                                sys.intern(port_name) if port_name.__class__ is str else "",
+                                number,
+                                sys.intern(protocol) if protocol.__class__ is str and protocol else "TCP",
+                            )
+                        )
+    statuses = status.get("containerStatuses")
+    if _running_and_ready(meta, status, statuses):
+        state = _share(
+            PodState(
+                "Running", "Running", True, sys.intern(f"{len(statuses)}/{len(containers)}"), False, None
+            )
+        )
+    else:
+        kubectl = sys.intern(kubectl_status(meta, spec, status))
+        reason, later = pod_reason(meta, spec, status, kubectl, now)
+        ready_containers = sum(
+            1
+            for cs in _list(statuses)
+            if isinstance(cs, dict)
+            and cs.get("ready") is True
+            and _dict(cs.get("state")).get("running") is not None
+        )
+        state = _share(
+            PodState(
+                _istr(status.get("phase")) or "Pending",
+                kubectl,
+                _condition(status, "Ready") == "True",
+                sys.intern(f"{ready_containers}/{len(containers)}"),
+                bool(meta.get("deletionTimestamp")),
+                sys.intern(reason) if reason else None,
+                (later[0], sys.intern(later[1])) if later else None,
+            )
+        )
+    ip = status.get("podIP")
+    node = spec.get("nodeName")
     created = meta.get("creationTimestamp")
     return Pod(
-        namespace=ns,
-        name=name,
-        labels=_labels(meta.get("labels")),
-        owner=_owner(meta),
-        ip=ip,
-        node=_istr(spec.get("nodeName")),
-        phase=_istr(status.get("phase")) or "Pending",
-        status=kubectl,
-        ready=_condition(status, "Ready") == "True",
-        ready_text=sys.intern(f"{ready_containers}/{total}"),
-        terminating=bool(meta.get("deletionTimestamp")),
-        reason=sys.intern(reason) if reason else None,
-        ports=_share(tuple(ports)),
-        created=_istr(created),
-        later=(later[0], sys.intern(later[1])) if later else None,
+        ns,
+        sys.intern(name),
+        _labels(meta.get("labels")),
+        _owner(meta),
+        sys.intern(ip) if ip.__class__ is str and ip else None,
+        sys.intern(node) if node.__class__ is str and node else None,
+        _share(tuple(ports)),
+        sys.intern(created) if created.__class__ is str and created else None,
+        state,
     )
 
 
@@ -552,22 +646,25 @@ def _recorded_pod(
                     ContainerPort(_istr(p.get("name")) or "", number, _istr(p.get("protocol")) or "TCP")
                 )
     ip = status.get("podIP")
+    state = PodState(
+        _istr(status.get("phase")) or "Pending",
+        _istr(derived.get("status")) or "Unknown",
+        _condition(status, "Ready") == "True",
+        _istr(derived.get("readyText")) or "0/0",
+        bool(meta.get("deletionTimestamp")),
+        sys.intern(reason) if isinstance(reason, str) and reason else None,
+        (float(later[0]), sys.intern(later[1])) if later else None,
+    )
     return Pod(
-        namespace=ns,
-        name=name,
-        labels=_labels(meta.get("labels")),
-        owner=_owner(meta),
-        ip=ip if isinstance(ip, str) and ip else None,
-        node=_istr(spec.get("nodeName")),
-        phase=_istr(status.get("phase")) or "Pending",
-        status=_istr(derived.get("status")) or "Unknown",
-        ready=_condition(status, "Ready") == "True",
-        ready_text=_istr(derived.get("readyText")) or "0/0",
-        terminating=bool(meta.get("deletionTimestamp")),
-        reason=sys.intern(reason) if isinstance(reason, str) and reason else None,
-        ports=_share(tuple(ports)),
-        created=_istr(meta.get("creationTimestamp")),
-        later=(float(later[0]), sys.intern(later[1])) if later else None,
+        ns,
+        sys.intern(name),
+        _labels(meta.get("labels")),
+        _owner(meta),
+        sys.intern(ip) if isinstance(ip, str) and ip else None,
+        _istr(spec.get("nodeName")),
+        _share(tuple(ports)),
+        _istr(meta.get("creationTimestamp")),
+        _share(state),
     )
 
 
@@ -630,7 +727,7 @@ def _ports(value: Any) -> tuple[SlicePort, ...]:
 def _pod_ref(ref: Any) -> str | None:
     ref = _dict(ref)
     name = ref.get("name")
-    return name if ref.get("kind") == "Pod" and isinstance(name, str) and name else None
+    return sys.intern(name) if ref.get("kind") == "Pod" and isinstance(name, str) and name else None
 
 
 def slim_slice(obj: Any) -> EndpointSlice:
@@ -648,13 +745,17 @@ def slim_slice(obj: Any) -> EndpointSlice:
         serving = cond.get("serving") is not False if cond.get("serving") is not None else ready
         endpoints.append(
             SliceEndpoint(
-                ip=addrs[0],
-                pod=_pod_ref(ep.get("targetRef")),
-                node=_istr(ep.get("nodeName")),
-                zone=_istr(ep.get("zone")),
-                ready=ready,
-                serving=serving,
-                terminating=cond.get("terminating") is True,
+                sys.intern(addrs[0]),
+                _pod_ref(ep.get("targetRef")),
+                _share(
+                    Place(
+                        _istr(ep.get("nodeName")),
+                        _istr(ep.get("zone")),
+                        ready,
+                        serving,
+                        cond.get("terminating") is True,
+                    )
+                ),
             )
         )
     service = labels.get(SERVICE_NAME)
@@ -675,7 +776,7 @@ def _addresses(value: Any) -> tuple[Address, ...]:
         a = _dict(a)
         ip = a.get("ip")
         if isinstance(ip, str) and ip:
-            out.append(Address(ip, _pod_ref(a.get("targetRef")), _istr(a.get("nodeName"))))
+            out.append(Address(sys.intern(ip), _pod_ref(a.get("targetRef")), _istr(a.get("nodeName"))))
     return tuple(sorted(out, key=lambda a: ip_sort_key(a.ip)))
 
 

@@ -173,3 +173,38 @@ def test_the_timeline_says_why_a_new_pod_joins_not_ready() -> None:
     assert texts(eng.take_ops()) == [
         f"10.244.1.2 joined as not ready ({name}: waiting for the first readiness probe (initial delay 5s))"
     ]
+
+
+def test_a_pending_pod_shows_the_schedulers_reason() -> None:
+    """A full cluster: the scheduler says why in the PodScheduled condition, and that is what the pod,
+    the Service's excluded list and its diagnosis say (not "no IP yet")."""
+    message = "0/3 nodes are available: 3 Too many pods."
+    raw = captured("300")  # Pending, no nodeName
+    raw["status"]["conditions"] = [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastProbeTime": None,
+            "lastTransitionTime": START,
+        }
+    ]
+    pod = slim_pod(raw)
+    assert pod.reason == f"not scheduled: {message}" and pod.status == "Pending" and pod.ip is None
+    gated = copy.deepcopy(raw)
+    gated["status"]["conditions"][0].update(reason="SchedulingGated", message="")
+    assert slim_pod(gated).reason == "not scheduled (SchedulingGated)"
+
+    eng, _ = engine()
+    eng.apply(Change("ADDED", "Service", service("shipping-api-service", {"app": "shipping-api"})))
+    eng.apply(Change("ADDED", "Pod", raw))
+    eng.take_ops()
+    view = eng.state()
+    name = raw["metadata"]["name"]
+    assert view["pods"][f"default/{name}"]["notReadyReason"] == f"not scheduled: {message}"
+    svc = view["services"]["default/shipping-api-service"]
+    assert [(e["pod"], e["reason"], e["text"]) for e in svc["excluded"]] == [
+        (name, "no-ip", f"not scheduled: {message}")
+    ]
+    assert message in svc["diagnosis"]["text"] and "no IP yet" not in svc["diagnosis"]["text"]

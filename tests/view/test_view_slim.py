@@ -167,12 +167,6 @@ def test_compact_objects_slim_back_to_the_very_same_records() -> None:
         assert len(json.dumps(small)) <= len(json.dumps(obj)) or kind in ("ReplicaSet", "Deployment")
     # a reason that changes by itself later keeps its time
     timed = slim_pod(list_items("pods")[0], now=None)
-    probe = dataclasses_replace(timed, reason="waiting", later=(1_790_000_005.0, "readiness probe failing"))
+    probe = timed.with_state(reason="waiting", later=(1_790_000_005.0, "readiness probe failing"))
     assert slim("Pod", compact(probe)) == probe
     assert DERIVED in compact(probe)
-
-
-def dataclasses_replace(obj: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
