@@ -15,8 +15,9 @@ from app.jsonbody import BodyError, json_object
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=NO_STORE)
+def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
+    body = {"error": message, **({"code": code} if code else {})}
+    return JSONResponse(body, status_code=status, headers=NO_STORE)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def scenario_router(session: ScenarioSession) -> APIRouter:
         try:
             return JSONResponse(await act(), headers=NO_STORE)
         except SessionProblem as e:
-            return _error(e.status, e.message)
+            return _error(e.status, e.message, e.code)
 
     @router.get("")
     async def listing() -> JSONResponse:

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.classroom.live import LiveSim
 from app.scenarios.checks import describe, evaluate_all
+from app.scenarios.commands import suggested_commands
 from app.scenarios.format import Scenario
 from app.scenarios.loader import ScenarioError
 from app.scenarios.runner import ScenarioRunner
@@ -29,10 +30,11 @@ BUSY = "a step is still running; wait for it to finish"
 class SessionProblem(Exception):
     """A request the session cannot do now: an HTTP status and a message for {"error": ...}."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code  # for the page: "busy" when a step is still playing out
 
 
 def scenario_cluster_factory(start: float, seed: int, max_endpoints_per_slice: int) -> Callable[[], Any]:
@@ -114,9 +116,13 @@ class ScenarioSession:
         try:
             checks = _pending(step) if self._running is not None else _checks(runner, step)
             highlight = runner.highlight_of(step)
+            store = runner.cluster.store
+            commands = suggested_commands(
+                sc, step, lambda ns, name: store.get("Service", ns, name) is not None
+            )
         except Exception:  # a state that cannot be read is shown empty, never fatal
             log.exception("could not evaluate the scenario's checks")
-            checks, highlight = [], runner.highlight_of(None)
+            checks, highlight, commands = [], runner.highlight_of(None), suggested_commands(sc, None)
         return {
             "name": sc.name,
             "title": sc.title,
@@ -131,6 +137,7 @@ class ScenarioSession:
             "busy": self.busy,
             "clock": "paused" if self.live is not None and self.live.paused and not self.busy else "running",
             "error": self.error,
+            "commands": commands,
         }
 
     def classroom(self) -> dict[str, Any] | None:
@@ -185,7 +192,7 @@ class ScenarioSession:
         async with self._lock:
             runner = self._need_runner()
             if self.busy:
-                raise SessionProblem(409, BUSY)
+                raise SessionProblem(409, BUSY, "busy")
             if runner.at_end:
                 raise SessionProblem(409, "the scenario is at its last step; restart or stop it")
             self._running = runner.position

@@ -201,6 +201,7 @@ class Step:
     highlight: Highlight = field(default_factory=Highlight)
     expect: tuple[Check, ...] = ()
     line: int = 0  # where the step starts in its file, for messages
+    commands: tuple[str, ...] = ()  # kubectl commands the console suggests during this step
 
 
 @dataclass(frozen=True)
@@ -212,3 +213,4 @@ class Scenario:
     steps: tuple[Step, ...]
     namespace: str = "default"
     source: str = ""  # the file it was read from
+    commands: tuple[str, ...] = ()  # kubectl commands the console suggests in every step

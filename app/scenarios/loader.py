@@ -11,6 +11,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from app.console.parse import Refused, parse_command
+from app.console.shipped import shipped_manifests
 from app.kinds import KINDS
 from app.scenarios.format import (
     ACTION_NAMES,
@@ -219,6 +221,19 @@ def _str_list(doc: _Doc, value: object, path: Path_) -> tuple[str, ...]:
 
 def _int_list(doc: _Doc, value: object, path: Path_) -> tuple[int, ...]:
     return tuple(_int(doc, v, (*path, i), minimum=0) for i, v in enumerate(_list(doc, value, path)))
+
+
+def _commands(doc: _Doc, value: object, path: Path_) -> tuple[str, ...]:
+    """kubectl command lines for the console to suggest, each one the console would run."""
+    out = []
+    for i, v in enumerate(_list(doc, value, path)):
+        line = " ".join(_str(doc, v, (*path, i)).split())
+        try:
+            parse_command(line, shipped_manifests())
+        except Refused as e:
+            doc.fail((*path, i), f"the console would refuse {line!r}: {e}")
+        out.append(line)
+    return tuple(out)
 
 
 def _key(doc: _Doc, value: object, path: Path_, namespace: str) -> tuple[str, str]:
@@ -468,7 +483,7 @@ class _Reader:
 
     def step(self, value: object, path: Path_) -> Step:
         doc = self.doc
-        m = _mapping(doc, value, path, ("title", "narration"), ("actions", "highlight", "expect"))
+        m = _mapping(doc, value, path, ("title", "narration"), ("actions", "highlight", "expect", "commands"))
         title = _str(doc, m["title"], (*path, "title"))
         narration = " ".join(_str(doc, m["narration"], (*path, "narration")).split())
         actions = tuple(
@@ -482,13 +497,14 @@ class _Reader:
             self.check(v, (*path, "expect", i))
             for i, v in enumerate(_list(doc, m.get("expect") or [], (*path, "expect")))
         )
-        return Step(title, narration, actions, highlight, expect, doc.marks.get(path, 0))
+        commands = _commands(doc, m["commands"], (*path, "commands")) if "commands" in m else ()
+        return Step(title, narration, actions, highlight, expect, doc.marks.get(path, 0), commands)
 
 
 def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
     """Validate scenario YAML text; `file` is only used in error messages and Scenario.source."""
     data, doc = _parse(text, file)
-    top = _mapping(doc, data, (), ("name", "title", "summary", "steps"), ("namespace", "setup"))
+    top = _mapping(doc, data, (), ("name", "title", "summary", "steps"), ("namespace", "setup", "commands"))
     name = _str(doc, top["name"], ("name",))
     if not _NAME_RE.match(name):
         doc.fail(
@@ -509,6 +525,7 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
         steps=steps,
         namespace=namespace,
         source=file,
+        commands=_commands(doc, top["commands"], ("commands",)) if "commands" in top else (),
     )
 
 

@@ -15,7 +15,7 @@ from tests.fixtures_app import app_client, await_for, make_settings
 
 STATE_KEYS = {
     "name", "title", "summary", "step", "total", "stepTitle", "narration", "next", "highlight",
-    "checks", "busy", "clock", "error",
+    "checks", "busy", "clock", "error", "commands",
 }  # fmt: skip
 
 USER_SCENARIO = """\
@@ -94,16 +94,21 @@ async def test_start_next_back_restart_stop_drive_the_live_view() -> None:
         assert playing["clock"] == "running" and playing["checks"], playing
         # not judged while the step plays: pending, neither passed nor failed with problems
         assert all(c["pending"] and not c["ok"] and c["problems"] == [] for c in playing["checks"])
-        assert (await client.post("/api/scenarios/next")).status_code == 409  # still running
+        refused = await client.post("/api/scenarios/next")  # still running: the page queues its Next
+        assert refused.status_code == 409 and refused.json()["code"] == "busy", refused.text
         st = await step_done(client, 1)
         assert st["checks"] and all(c["ok"] and not c["pending"] for c in st["checks"]), st
         assert st["clock"] == "paused"
         pods = {k for k, p in (await snapshot(client))["pods"].items() if p["labels"].get("app") == "web"}
         assert len(pods) == 3
 
+        # before web-svc exists the console suggests nothing about it; once it does, its slices
+        assert not any("web-svc" in c for c in st["commands"]), st["commands"]
         await client.post("/api/scenarios/next")
         st = await step_done(client, 2)
         assert st["highlight"]["services"] == ["default/web-svc"]
+        assert "kubectl get endpointslices -l kubernetes.io/service-name=web-svc" in st["commands"]
+        assert "kubectl get endpoints" in st["commands"] and len(st["commands"]) <= 8
         assert "default/web-svc" in (await snapshot(client))["services"]
 
         r = await client.post("/api/scenarios/back")
