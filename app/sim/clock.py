@@ -78,10 +78,14 @@ class SimClock:
             heapq.heappop(self._heap)
         return self._heap[0].when if self._heap else None
 
-    def run_due(self) -> int:
-        """Run every timer due at or before now (also ones they schedule for now). Returns how many ran."""
+    def run_due(self, deadline: float | None = None) -> int:
+        """Run every timer due at or before now (also ones they schedule for now). Returns how many ran.
+        With `deadline` (a time.perf_counter() value) it stops between two timers once that has
+        passed, leaving the rest due, so a driver can let its event loop run in between."""
         ran = 0
         while self._heap and self._heap[0].when <= self._now:
+            if deadline is not None and ran and time.perf_counter() >= deadline:
+                break
             timer = heapq.heappop(self._heap)
             if timer.cancelled:
                 continue
@@ -103,18 +107,26 @@ class SimClock:
         """Run timers in time order until `seconds` have passed, moving now to each timer's time."""
         self.advance_to(self._now + seconds)
 
-    def advance_to(self, target: float) -> None:
+    def advance_to(self, target: float, *, deadline: float | None = None) -> bool:
         """Run every timer due up to `target` in time order, each at its own time; now ends at
-        `target` (or stays where it is, when that is later)."""
+        `target` (or stays where it is, when that is later). With `deadline` (see run_due) it may
+        stop early, now at the instant it got to: False, call again to go on."""
         target = max(target, self._now)
         while True:
-            self.run_due()
+            self.run_due(deadline)
+            if self._due():
+                return False
             nxt = self.next_deadline()
             if nxt is None or nxt > target:
                 break
             self._now = nxt
         self._now = target
-        self.run_due()
+        self.run_due(deadline)
+        return not self._due()
+
+    def _due(self) -> bool:
+        nxt = self.next_deadline()
+        return nxt is not None and nxt <= self._now
 
 
 class RealtimeDriver:
@@ -132,9 +144,12 @@ class RealtimeDriver:
         monotonic: Callable[[], float] = time.monotonic,
         *,
         hold: bool = False,
+        slice_seconds: float = 0.02,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
+        # Timers run for at most this long at a time: a 10,000-pod scale-up never holds the loop.
+        self.slice_seconds = slice_seconds
         self.clock = clock
         self.speed = speed
         self._monotonic = monotonic
@@ -187,13 +202,14 @@ class RealtimeDriver:
         await self._reached.wait()
 
     def _tick(self) -> None:
-        """Catch the clock up with real time: due timers in time order, each at its own time."""
+        """Catch the clock up with real time: due timers in time order, each at its own time, for
+        at most `slice_seconds` (the loop then runs, and the next tick goes on)."""
         self.clock.live_time = None  # inside the catch-up a timer's "now" is its own time
         try:
-            self.clock.advance_to(self.live())
+            done = self.clock.advance_to(self.live(), deadline=time.perf_counter() + self.slice_seconds)
         finally:
             self.clock.live_time = self.live
-        if self.limit is not None and self.clock.now() >= self.limit:
+        if done and self.limit is not None and self.clock.now() >= self.limit:
             self._reached.set()
 
     def _timeout(self) -> float | None:

@@ -4,6 +4,8 @@ the cluster: work is done in bounded batches and whole-Service syncs run once pe
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.sim.clock import SimClock
+from app.sim.clock import RealtimeDriver, SimClock
 from app.sim.cluster import SimCluster, SimConfig
 from app.sim.controllers import endpoints as endpoints_mod
 from app.sim.controllers import endpointslice as endpointslice_mod
@@ -208,3 +210,37 @@ def test_deleting_a_big_deployment_is_batched() -> None:
     c.run_for(60)
     assert web_pods(c) == [] and c.store.list("ReplicaSet", "default", WEB) == []
     assert max(meter.writes) <= 200
+
+
+async def test_the_realtime_driver_lets_the_event_loop_run_between_timers() -> None:
+    """With a zero time slice the driver runs one due timer, then lets the loop run: a scale-up's
+    hundreds of batches never hold the loop together (and with the default 20 ms slice, a handful
+    of batches at most do)."""
+    c = SimCluster(SimClock())
+    c.start()
+    c.load_lesson()
+    c.run_for(30)
+    ran = 0
+    schedule = c.clock.call_at
+
+    def call_at(when: float, fn: Callable[[], object]) -> Any:
+        def counted() -> object:
+            nonlocal ran
+            ran += 1
+            return fn()
+
+        return schedule(when, counted)
+
+    c.clock.call_at = call_at  # type: ignore[method-assign]
+    c.scale("default", "web", 500)
+    seen: list[int] = []
+    driver = RealtimeDriver(c.clock, speed=1.0, hold=True, slice_seconds=0.0)  # time stands still
+    task = asyncio.create_task(driver.run())
+    for _ in range(400):
+        await asyncio.sleep(0)
+        seen.append(ran)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    steps = [b - a for a, b in itertools.pairwise(seen)]
+    assert seen[-1] > 50  # the scale-up's callbacks ran ...
+    assert max(steps) <= 1  # ... one between two turns of the loop
