@@ -202,12 +202,14 @@ def test_bad_scenarios_recordings_and_record_paths_are_one_line(
                         "    actions:\n      - scael: {deployment: web, replicas: 2}\n")  # fmt: skip
     line = one_line_error(run_cli("--scenario", str(scenario)))
     assert f"{scenario}, line 8" in line and "scael" in line
+    # the same in process (quicker; the subprocess above shows the real command's stderr)
     not_a_recording = tmp_path / "notes.jsonl"
     not_a_recording.write_text('{"hello": 1}\n')
-    assert str(not_a_recording) in one_line_error(run_cli("--replay", str(not_a_recording)))
+    code, line = _main(["--replay", str(not_a_recording)])
+    assert code == 2 and str(not_a_recording) in line
     missing = tmp_path / "nowhere" / "rec.jsonl"
-    line = one_line_error(run_cli("--record", str(missing)))
-    assert "--record" in line and str(missing) in line
+    code, line = _main(["--record", str(missing)])
+    assert code == 2 and "--record" in line and str(missing) in line
 
 
 def test_every_input_is_checked_before_the_port_is_bound(tmp_path: Path, busy_port: int) -> None:
@@ -327,46 +329,54 @@ def test_present_prints_the_presenter_and_class_urls(
 _SERVING_AT = re.compile(r"^slicescope: .* at (http://127\.0\.0\.1:\d+)/$")
 
 
-@contextmanager
-def serving(*args: str, port: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
-    """`python -m app` (on any free port by default: it prints the one it bound); on exit it gets
-    SIGINT, and `done` gets rc, out, err."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    out_lines: list[str] = []
-    err_lines: list[str] = []
-    readers = [
-        threading.Thread(target=lambda f=f, into=into: into.extend(f), daemon=True)
-        for f, into in ((proc.stdout, out_lines), (proc.stderr, err_lines))
-    ]
-    for t in readers:
-        t.start()
-    done: dict[str, Any] = {}
-    try:
+class Dashboard:
+    """`python -m app` started now (on any free port by default: it prints the one it bound);
+    `up()` waits until it answers. On exit it gets SIGINT, and `done` gets rc, out, err."""
+
+    def __init__(self, *args: str, port: int = 0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "--port", str(port), "--log-level", "warning", *args],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.readers = [
+            threading.Thread(target=lambda f=f, into=into: into.extend(f), daemon=True)
+            for f, into in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
+        for t in self.readers:
+            t.start()
+        self.done: dict[str, Any] = {}
+
+    def up(self) -> str:
+        """The base URL, once it answers."""
 
         def base_url() -> str | None:
-            assert proc.poll() is None, "".join(err_lines)
-            found = [m.group(1) for line in out_lines if (m := _SERVING_AT.match(line.rstrip("\n")))]
+            assert self.proc.poll() is None, "".join(self.err)
+            found = [m.group(1) for line in self.out if (m := _SERVING_AT.match(line.rstrip("\n")))]
             return found[0] if found else None
 
         base = wait_for(base_url, timeout=60, interval=0.05, what="the server to say where it listens")
 
-        def up() -> bool:
-            assert proc.poll() is None, "".join(err_lines)
+        def answers() -> bool:
+            assert self.proc.poll() is None, "".join(self.err)
             try:
                 return httpx.get(base + "/healthz", timeout=5).status_code == 200
             except httpx.TransportError:
                 return False
 
-        wait_for(up, timeout=60, interval=0.1, what="the server to answer")
-        yield base, done
-    finally:
+        wait_for(answers, timeout=60, interval=0.1, what="the server to answer")
+        return base
+
+    def __enter__(self) -> Dashboard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        proc = self.proc
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
         try:
@@ -374,12 +384,19 @@ def serving(*args: str, port: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        for t in readers:
+        for t in self.readers:
             t.join(timeout=10)
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
-        done.update(rc=proc.returncode, out="".join(out_lines), err="".join(err_lines))
+        self.done.update(rc=proc.returncode, out="".join(self.out), err="".join(self.err))
+
+
+@contextmanager
+def serving(*args: str, port: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A Dashboard, up: yields its base URL and what `done` will hold once it has stopped."""
+    with Dashboard(*args, port=port) as dashboard:
+        yield dashboard.up(), dashboard.done
 
 
 def pod_names(base: str) -> set[str]:
@@ -471,7 +488,8 @@ def test_kubeconfig_for_the_running_dashboard_and_a_restart_keeps_its_token(tmp_
 
 def test_api_token_flag_and_choosing_among_running_dashboards(tmp_path: Path) -> None:
     token = "class-token-0001"
-    with serving("--no-lesson", "--api-token", token) as (first, _), serving("--no-lesson") as (second, _):
+    with Dashboard("--no-lesson", "--api-token", token) as one, Dashboard("--no-lesson") as two:
+        first, second = one.up(), two.up()  # started side by side
         code, line = _main(["kubeconfig", str(tmp_path / "any")])  # in process: quicker, same code
         assert code == 2
         assert "several" in line and "--port" in line and str(port_of(second)) in line
