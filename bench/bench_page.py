@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from bench.fakeapi import FakeApi, fake_api
 from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
+BOUND = re.compile(r"(http://127\.0\.0\.1:[1-9][0-9]*)")
 
 TARGETS = {  # figure -> (target, unit); all are "at most"
     "usable_ms": (1500.0, "ms"),
@@ -212,12 +214,15 @@ def stack(pods: int, services: int, namespaces: int, app_dir: Path) -> Iterator[
             "--log-level",
             "info",
         ]
-        proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             url = _server_url(proc)
             deadline = time.monotonic() + 600
             while True:  # the server has listed everything before the page is timed
-                snap = _get_json(url + "api/snapshot")
+                try:
+                    snap = _get_json(url + "api/snapshot")
+                except OSError:  # printed its address before it listens
+                    snap = {"pods": {}}
                 if len(snap.get("pods", {})) >= pods and snap["meta"]["connection"]["state"] == "live":
                     break
                 if time.monotonic() > deadline:
@@ -234,20 +239,21 @@ def stack(pods: int, services: int, namespaces: int, app_dir: Path) -> Iterator[
 
 
 def _server_url(proc: subprocess.Popen[bytes]) -> str:
-    """Read uvicorn's 'running on' line for the port it bound, then keep draining its log."""
-    assert proc.stderr is not None
+    """Read the server's output until it names the port it bound ("slicescope: … at http://…/" or
+    uvicorn's "running on"), then keep draining it."""
+    assert proc.stdout is not None
     deadline = time.monotonic() + 120
     lines: list[str] = []
     while time.monotonic() < deadline:
-        raw = proc.stderr.readline()
+        raw = proc.stdout.readline()
         if not raw:
             break
         line = raw.decode(errors="replace")
         lines.append(line)
-        if "Uvicorn running on " in line:
-            url = line.split("Uvicorn running on ", 1)[1].split()[0]
-            threading.Thread(target=_drain, args=(proc.stderr,), daemon=True).start()
-            return url.rstrip("/") + "/"
+        found = BOUND.search(line)
+        if found:
+            threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
+            return found.group(1) + "/"
     raise RuntimeError("slicescope did not start:\n" + "".join(lines[-20:]))
 
 
