@@ -22,6 +22,7 @@ import { createReplay } from "./render/replay.js";
 import { createSearch, writeViewState } from "./render/search.js";
 import { createServicesView } from "./render/services.js";
 import { createTimelineView } from "./render/timeline.js";
+import { createTopology } from "./render/topology.js";
 import { createTraffic } from "./render/traffic.js";
 import { installShortcuts } from "./shortcuts.js";
 import { installTheme } from "./theme.js";
@@ -94,6 +95,13 @@ const orphans = createOrphansView(/** @type {HTMLElement} */ (document.getElemen
 });
 const timeline = createTimelineView(/** @type {HTMLElement} */ (document.getElementById("timeline")));
 const traffic = createTraffic(services, () => model);
+const topology = createTopology(/** @type {HTMLElement} */ (document.getElementById("topology")), part(document.body, "view-toggle"), {
+  highlight,
+  traffic,
+  request: () => scheduleRender(),
+  order: () => services.order(),
+  namespace: () => namespace,
+});
 const lessonRoot = /** @type {HTMLElement} */ (document.getElementById("lesson"));
 const lessonToggle = part(document.body, "lesson-toggle");
 const lesson = createLesson(lessonRoot, {
@@ -149,7 +157,7 @@ const replay = createReplay(part(document.body, "replay"), part(document.body, "
 
 /** On a new step, bring what it names into view: a pod it names in its Service, else the first Service. */
 function revealHighlighted() {
-  if (!model) return;
+  if (!model || topology.isOn) return; // the diagram follows the lesson's Service itself
   for (const podKey of highlight.pods) {
     const pod = model.pods[podKey];
     const home = pod && ((pod.endpointOf && pod.endpointOf[0]) || (pod.services && pod.services[0]));
@@ -169,7 +177,8 @@ function scheduleRenderAll() {
 
 const search = createSearch(/** @type {HTMLElement} */ (document.getElementById("search")), {
   model: () => model,
-  reveal: (key, options) => services.reveal(key, options),
+  reveal: (key, options) =>
+    topology.isOn ? /** @type {Promise<HTMLElement|null>} */ (topology.reveal(key, options)) : services.reveal(key, options),
   namespace: () => namespace,
   openPod: (key) => model && panel.openPod(key, model),
 });
@@ -373,6 +382,8 @@ const api = {
   panel,
   search,
   traffic,
+  /** The topology diagram: isOn, show(on), reveal(key, {podKey, ip}), setExpanded(slice, open), state. */
+  topology,
   /** The Services view: reveal(key, {expand, podKey, ip}), drawn(), order(), onDrawn(fn), setFilter(name, fn). */
   services,
   frame: frame.frame,
@@ -402,3 +413,4 @@ const api = {
   },
 };
 /** @type {any} */ (window).slicescope = api;
+api.addView(topology);

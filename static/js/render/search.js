@@ -2,7 +2,8 @@
 /**
  * Find things: a search box for a pod name, an IP, a Service or a label (key=value) that scrolls to
  * what it finds and opens the slice holding it; the URL's hash keeps namespace, search and selected
- * Service (#ns=…&q=…&svc=…) so a view can be bookmarked and shared. Old #ns= links keep working.
+ * Service (#ns=…&q=…&svc=…), and the view (view=topology), so a view can be bookmarked and shared.
+ * Old #ns= links keep working.
  */
 
 import { el, part, setAttr, setText } from "../dom.js";
@@ -25,7 +26,7 @@ const RESTORE_LOOKS_AT = 500;
  * @typedef {{kind: "service"|"pod", key: string, namespace: string, title: string, detail: string,
  *   service: string|null, podKey: string|null, ip: string|null, rank: number}} Hit
  * @typedef {{hits: Hit[], total: number, elsewhere: number}} Found
- * @typedef {{ns: string|null, q: string, svc: string}} ViewState
+ * @typedef {{ns: string|null, q: string, svc: string, view: string}} ViewState
  * @typedef {{
  *   model: () => Model|null,
  *   reveal: (key: string, options?: import("./services.js").RevealOptions) => Promise<HTMLElement|null>,
@@ -44,7 +45,7 @@ const RESTORE_LOOKS_AT = 500;
  */
 export function readViewState(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
-  return { ns: params.get("ns"), q: params.get("q") || "", svc: params.get("svc") || "" };
+  return { ns: params.get("ns"), q: params.get("q") || "", svc: params.get("svc") || "", view: params.get("view") || "" };
 }
 
 /**
@@ -61,7 +62,7 @@ export function viewStateHash(hash, patch) {
     else params.set(k, v);
   }
   // namespace first, as old links had it; then the search
-  const order = ["ns", "q", "svc"];
+  const order = ["ns", "q", "svc", "view"];
   const entries = [...params.entries()].sort((a, b) => rankParam(a[0], order) - rankParam(b[0], order));
   const text = new URLSearchParams(entries).toString();
   return text ? `#${text}` : "";

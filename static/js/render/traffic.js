@@ -29,6 +29,8 @@ export function createTraffic(services, getModel) {
   const tallies = new Map();
   /** @type {ReturnType<typeof setInterval>|null} */
   let timer = null;
+  /** Who else draws the requests (a diagram of the same Service). @type {Set<(key: string, route: import("../traffic.js").Route) => void>} */
+  const listeners = new Set();
   const layer = el("div", { class: "traffic-layer", attrs: { "aria-hidden": "true" } });
   document.body.append(layer);
 
@@ -129,6 +131,7 @@ export function createTraffic(services, getModel) {
       t.last = `✕ ${NO_READY}`;
     }
     tallies.set(key, t);
+    for (const fn of listeners) fn(key, r);
     if (card) {
       decorate(card);
       const lane = card.querySelector('[data-part="traffic-lane"]');
@@ -220,6 +223,11 @@ export function createTraffic(services, getModel) {
     tally: (key) => tallies.get(key) || { sent: 0, failed: 0, last: "" },
     stopAll() {
       for (const key of [...on]) toggle(key);
+    },
+    /** Call `fn(serviceKey, route)` for every request sent. @param {(key: string, route: import("../traffic.js").Route) => void} fn */
+    onSend(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
     },
   };
 
