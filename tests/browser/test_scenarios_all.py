@@ -26,7 +26,7 @@ BIG = "scaling-past-100"  # 1050 pods: more time per step
 # (tests/classroom/test_lessons_keep_their_word.py steps every lesson at 1, 5 and 20 on a fake
 # loaded clock); here the speed only sets how long the waits take.
 SPEED = 100.0
-SETTLE_MARGIN = 20.0  # real seconds on top of a step's own waits (page round trips, rendering)
+SETTLE_MARGIN = 60.0  # real seconds on top of a step's own waits (page round trips, rendering): a ceiling
 BIG_MARGIN = 90.0  # 800 pods created, scheduled, probed and drawn on a 2-core machine
 
 # Read in one go, in the animation frame in which the step is first seen finished (the clock is held
