@@ -47,6 +47,8 @@ from app.view.timeline import Entry, diff_deployment, diff_pod, diff_service, dr
 log = logging.getLogger(__name__)
 
 NEAR_MISS_PODS = 20  # pods shown by explain_service when none matches the selector
+LOUD = 1  # a dirty pod's change goes into the timeline (not a first list's)
+RESELECT = 2  # the Services selecting or listing a dirty pod may have changed
 
 
 def _skey(key: Key) -> str:
@@ -86,7 +88,8 @@ class ViewEngine:
         self._meta = self._build_meta()
         # pending work: dirty keys -> quiet (True when only a first list touched them: no timeline entries)
         self._dirty_services: dict[Key, bool] = {}
-        self._dirty_pods: dict[Key, bool] = {}
+        self._dirty_pods: dict[Key, int] = {}  # LOUD | RESELECT flags
+        self._dirty_unmatched: dict[str, bool] = {}  # namespaces whose unmatched Services are dirty
         self._dirty_deployments: dict[Key, bool] = {}
         self._drafts: list[Entry] = []  # entries from outside (actions, connection), stamped on take_ops
         self._meta_dirty = False
@@ -127,6 +130,7 @@ class ViewEngine:
             self._dirty_services
             or self._dirty_pods
             or self._dirty_deployments
+            or self._dirty_unmatched
             or self._drafts
             or self._meta_dirty
             or self._clear_timeline
@@ -147,14 +151,15 @@ class ViewEngine:
         self._timeline.clear()
         self._clear_timeline = True
         self._meta_dirty = True
-        for published, dirty in (
-            (self._services, self._dirty_services),
-            (self._pods, self._dirty_pods),
-            (self._deployments, self._dirty_deployments),
+        self._dirty_unmatched.clear()
+        for published, dirty, mark in (
+            (self._services, self._dirty_services, True),
+            (self._pods, self._dirty_pods, RESELECT),
+            (self._deployments, self._dirty_deployments, True),
         ):
             dirty.clear()
             for key in published:
-                dirty[key] = True
+                dirty[key] = mark  # type: ignore[index]
 
     def set_classroom(self, value: dict[str, Any] | None) -> None:
         """Set meta.classroom (docs/view-model.md ClassroomState, or None); a meta op follows on the next
@@ -229,8 +234,11 @@ class ViewEngine:
     def _mark_service(self, key: Key, quiet: bool) -> None:
         self._dirty_services[key] = self._dirty_services.get(key, True) and quiet
 
-    def _mark_pod(self, key: Key, quiet: bool) -> None:
-        self._dirty_pods[key] = self._dirty_pods.get(key, True) and quiet
+    def _mark_pod(self, key: Key, quiet: bool, reselect: bool = True) -> None:
+        """`reselect`: which Services select or list the pod may have changed (else only the pod did)."""
+        flags = (0 if quiet else LOUD) | (RESELECT if reselect else 0)
+        dirty = self._dirty_pods
+        dirty[key] = dirty.get(key, 0) | flags
 
     def _mark_deployment(self, key: Key, quiet: bool) -> None:
         self._dirty_deployments[key] = self._dirty_deployments.get(key, True) and quiet
@@ -319,14 +327,16 @@ class ViewEngine:
         cur = new or old
         assert cur is not None
         ns, idx = cur.namespace, self.index
-        self._mark_pod(cur.key, quiet)
-        names: set[str] = set()
-        for pod in (old, new):
-            if pod is not None:
-                names |= idx.services_selecting(ns, pod.labels)
-                names |= idx.services_listing_pod(pod)
-        if old is None or new is None or old.labels != new.labels:
-            names |= idx.unmatched.get(ns, set())
+        moved = old is None or new is None or old.labels != new.labels or old.ip != new.ip
+        self._mark_pod(cur.key, quiet, moved)
+        names = idx.services_selecting(ns, cur.labels) | idx.services_listing_pod(cur)
+        if moved:
+            for pod in (old, new):
+                if pod is not None and pod is not cur:
+                    names |= idx.services_selecting(ns, pod.labels)
+                    names |= idx.services_listing_pod(pod)
+            # Services that select nothing here explain themselves by every pod of the namespace
+            self._dirty_unmatched[ns] = self._dirty_unmatched.get(ns, True) and quiet
             self._meta_dirty = self._meta_dirty or old is None or new is None
         for name in names:
             self._mark_service((ns, name), quiet)
@@ -412,26 +422,34 @@ class ViewEngine:
                 if not quiet:
                     drafts += diff_deployment(render_deployment(old_dep) if old_dep else None, view)
 
-        dirty, self._dirty_pods = self._dirty_pods, {}
-        for key in sorted(dirty):
-            quiet = dirty[key]
-            old_pod = self._pods.get(key)
+        pods_dirty, self._dirty_pods = self._dirty_pods, {}
+        pods = self._pods
+        for key in sorted(pods_dirty):
+            flags = pods_dirty[key]
+            old_pod = pods.get(key)
             pod = idx.pods.get(key)
             if pod is None:
                 if old_pod is not None:
-                    del self._pods[key]
+                    del pods[key]
                     ops.append({"op": "del", "coll": "pods", "key": _skey(key)})
-                    if not quiet:
-                        drafts += diff_pod(render_pod(old_pod), None)
+                    if flags & LOUD:
+                        drafts += diff_pod(old_pod, None)
                 continue
             self.stats["pod_projections"] += 1
-            pod_pub = project_pod(idx, pod)
+            if flags & RESELECT or old_pod is None:
+                pod_pub = project_pod(idx, pod)
+            else:  # only the pod changed: the same Services select and list it
+                pod_pub = PodPub(pod, old_pod.services, old_pod.endpoint_of)
             if pod_pub != old_pod:
-                self._pods[key] = pod_pub
-                view = render_pod(pod_pub)
-                ops.append({"op": "put", "coll": "pods", "key": _skey(key), "value": view})
-                if not quiet:
-                    drafts += diff_pod(render_pod(old_pod) if old_pod else None, view)
+                pods[key] = pod_pub
+                ops.append({"op": "put", "coll": "pods", "key": _skey(key), "value": render_pod(pod_pub)})
+                if flags & LOUD:
+                    drafts += diff_pod(old_pod, pod_pub)
+
+        unmatched_dirty, self._dirty_unmatched = self._dirty_unmatched, {}
+        for ns, quiet_ns in unmatched_dirty.items():
+            for name in idx.unmatched.get(ns, ()):
+                self._mark_service((ns, name), quiet_ns)
 
         dirty, self._dirty_services = self._dirty_services, {}
         for key in sorted(dirty):

@@ -55,6 +55,9 @@ class Index:
     def put_pod(self, pod: Pod) -> Pod | None:
         old = self.pods.get(pod.key)
         if old is not None:
+            if old.labels == pod.labels and old.ip == pod.ip:  # a status change: the postings hold
+                self.pods[pod.key] = pod
+                return old
             self._unindex_pod(old)
         self.pods[pod.key] = pod
         ns = pod.namespace

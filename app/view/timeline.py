@@ -8,7 +8,7 @@ from typing import Any
 
 from app.view.diagnosis import fmt_selector
 from app.view.index import Index, selector_matches
-from app.view.projector import ServicePub
+from app.view.projector import PodPub, ServicePub
 from app.view.slim import Labels, Pod, ip_sort_key
 
 Entry = dict[str, Any]
@@ -23,26 +23,34 @@ def draft(
     return {"kind": kind, "service": service, "ip": ip, "pod": pod, "text": text}
 
 
-def endpoint_map(pub: ServicePub | None, only: set[str] | None = None) -> dict[str, dict[str, Any]]:
-    """ip -> its endpoint view in the Service's slices (the best state when several slices list it);
-    `only`: the names of the slices to look at."""
-    out: dict[str, dict[str, Any]] = {}
+# An endpoint as the timeline compares it: (rank of its state, state, pod name, reason)
+Seen = tuple[int, str, str | None, str | None]
+
+
+def endpoint_states(pub: ServicePub | None, only: set[str] | None = None) -> dict[str, Seen]:
+    """ip -> its state in the Service's slices (the best when several slices list it), read from the
+    published slices directly (no endpoint views are built); `only`: the names of the slices to read."""
+    out: dict[str, Seen] = {}
     for sl in pub.slices if pub is not None else ():
         if only is not None and sl.name not in only:
             continue
-        for ep in sl.endpoint_views():
-            have = out.get(ep["ip"])
-            if have is None or _RANK[ep["state"]] > _RANK[have["state"]]:
-                out[ep["ip"]] = ep
+        reasons = sl.reasons
+        for i, ep in enumerate(sl.slice.endpoints):
+            state = ep.state
+            rank = _RANK[state]
+            have = out.get(ep.ip)
+            if have is None or rank > have[0]:
+                out[ep.ip] = (rank, state, ep.pod, reasons[i] if reasons is not None else None)
     return out
 
 
-def state_words(ep: dict[str, Any], *, name_ready: bool = False) -> str:
-    if ep["state"] == "ready":
-        return f"ready ({ep['pod']})" if name_ready and ep.get("pod") else "ready"
-    word = "terminating" if ep["state"] == "terminating" else "not ready"
-    why = ep.get("reason") or word
-    return f"{word} ({ep['pod']}: {why})" if ep.get("pod") else f"{word} ({why})"
+def state_words(seen: Seen, *, name_ready: bool = False) -> str:
+    _, state, pod, reason = seen
+    if state == "ready":
+        return f"ready ({pod})" if name_ready and pod else "ready"
+    word = "terminating" if state == "terminating" else "not ready"
+    why = reason or word
+    return f"{word} ({pod}: {why})" if pod else f"{word} ({why})"
 
 
 def _labels_words(selector: Labels, pod: Pod) -> str:
@@ -100,13 +108,18 @@ def diff_service(index: Index, old: ServicePub | None, new: ServicePub | None) -
             )
         )
     changed = _changed_slices(old, new)
-    before, after = endpoint_map(old, changed), endpoint_map(new, changed)
-    moved = [ip for ip in before.keys() | after.keys() if _state(before.get(ip)) != _state(after.get(ip))]
+    if not changed:
+        moved: list[str] = []
+        before: dict[str, Seen] = {}
+        after: dict[str, Seen] = {}
+    else:
+        before, after = endpoint_states(old, changed), endpoint_states(new, changed)
+        moved = [ip for ip in before.keys() | after.keys() if _state(before.get(ip)) != _state(after.get(ip))]
     for ip in sorted(moved, key=ip_sort_key):
         was, now = before.get(ip), after.get(ip)
         if now is None and was is not None and old is not None:
-            why = left_reason(index, old, new, ip, was.get("pod"))
-            out.append(draft("endpoint", f"{ip} left ({why})", service=key, ip=ip, pod=was.get("pod")))
+            why = left_reason(index, old, new, ip, was[2])
+            out.append(draft("endpoint", f"{ip} left ({why})", service=key, ip=ip, pod=was[2]))
         elif now is not None and was is None:
             out.append(
                 draft(
@@ -114,13 +127,11 @@ def diff_service(index: Index, old: ServicePub | None, new: ServicePub | None) -
                     f"{ip} joined as {state_words(now, name_ready=True)}",
                     service=key,
                     ip=ip,
-                    pod=now.get("pod"),
+                    pod=now[2],
                 )
             )
-        elif now is not None and was is not None and now["state"] != was["state"]:
-            out.append(
-                draft("endpoint", f"{ip} → {state_words(now)}", service=key, ip=ip, pod=now.get("pod"))
-            )
+        elif now is not None and was is not None and now[1] != was[1]:
+            out.append(draft("endpoint", f"{ip} → {state_words(now)}", service=key, ip=ip, pod=now[2]))
     if old is not None and old.counts[0] > 0 and new.counts[0] == 0 and new.diagnosis:
         out.append(
             draft("service", f"service {name} has no ready endpoints: {new.diagnosis['text']}", service=key)
@@ -131,13 +142,15 @@ def diff_service(index: Index, old: ServicePub | None, new: ServicePub | None) -
 def _changed_slices(old: ServicePub | None, new: ServicePub) -> set[str]:
     """Names of the slices that are not the very same published object on both sides (the projector
     reuses unchanged ones), so a 10,000-endpoint Service is diffed by the slices that changed only."""
+    if old is not None and old.slices == new.slices:  # element by element: identity first
+        return set()
     olds = {sl.name: sl for sl in old.slices} if old is not None else {}
     news = {sl.name: sl for sl in new.slices}
     return {name for name in olds.keys() | news.keys() if olds.get(name) is not news.get(name)}
 
 
-def _state(ep: dict[str, Any] | None) -> str | None:
-    return ep["state"] if ep is not None else None
+def _state(seen: Seen | None) -> str | None:
+    return seen[1] if seen is not None else None
 
 
 def _fmt(selector: Labels | None) -> str:
@@ -148,25 +161,29 @@ def _names(keys: list[str]) -> str:
     return ", ".join(k.split("/", 1)[-1] for k in keys)
 
 
-def diff_pod(old: View | None, new: View | None) -> list[Entry]:
-    if old is None and new is None:
+def diff_pod(old: PodPub | None, new: PodPub | None) -> list[Entry]:
+    """A pod added, deleted, relabelled out of (or into) Services, orphaned, adopted, terminating."""
+    cur = new or old
+    if cur is None:
         return []
-    cur = new or old or {}
-    name, ip = cur["name"], cur.get("ip")
-    services = list(cur.get("services") or ())
+    pod = cur.pod
+    ns, name, ip = pod.namespace, pod.name, pod.ip
+    services = [f"{ns}/{n}" for n in cur.services]
     first = services[0] if services else None
     if new is None:
         return [draft("pod", f"pod {name} deleted", service=first, ip=ip, pod=name)]
     if old is None:
-        owner = new.get("owner")
-        by = f" by {owner['kind']} {owner['name']}" if owner else ""
+        owner = pod.owner
+        by = f" by {owner[0]} {owner[1]}" if owner else ""
         return [draft("pod", f"pod {name} added{by}", service=first, ip=ip, pod=name)]
     out: list[Entry] = []
-    if old["labels"] != new["labels"]:
-        changes = [f"{k}={v}" for k, v in new["labels"].items() if old["labels"].get(k) != v]
-        changes += [f"{k} removed" for k in old["labels"] if k not in new["labels"]]
-        lost = [s for s in old["services"] if s not in new["services"]]
-        gained = [s for s in new["services"] if s not in old["services"]]
+    was, now = old.pod, new.pod
+    if was.labels != now.labels:
+        before, after = dict(was.labels), dict(now.labels)
+        changes = [f"{k}={v}" for k, v in after.items() if before.get(k) != v]
+        changes += [f"{k} removed" for k in before if k not in after]
+        lost = [f"{ns}/{s}" for s in old.services if s not in new.services]
+        gained = [f"{ns}/{s}" for s in new.services if s not in old.services]
         text = f"pod {name} relabelled ({', '.join(changes)})"
         if lost:
             out.append(
@@ -178,23 +195,22 @@ def diff_pod(old: View | None, new: View | None) -> list[Entry]:
             out.append(
                 draft("pod", f"{text}: now selected by {_names(gained)}", service=gained[0], ip=ip, pod=name)
             )
-    if old.get("owner") and not new.get("owner"):
-        o = old["owner"]
+    if was.owner and not now.owner:
+        kind, owner = was.owner
+        olds = [f"{ns}/{s}" for s in old.services]
         out.append(
             draft(
                 "pod",
-                f"pod {name} orphaned: {o['kind']} {o['name']} released it (it keeps running)",
-                service=first or (old["services"][0] if old["services"] else None),
+                f"pod {name} orphaned: {kind} {owner} released it (it keeps running)",
+                service=first or (olds[0] if olds else None),
                 ip=ip,
                 pod=name,
             )
         )
-    elif new.get("owner") and not old.get("owner"):
-        o = new["owner"]
-        out.append(
-            draft("pod", f"pod {name} adopted by {o['kind']} {o['name']}", service=first, ip=ip, pod=name)
-        )
-    if new["terminating"] and not old["terminating"]:
+    elif now.owner and not was.owner:
+        kind, owner = now.owner
+        out.append(draft("pod", f"pod {name} adopted by {kind} {owner}", service=first, ip=ip, pod=name))
+    if now.terminating and not was.terminating:
         out.append(draft("pod", f"pod {name} terminating", service=first, ip=ip, pod=name))
     return out
 
