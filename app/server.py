@@ -79,11 +79,13 @@ class Runtime:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def publish_classroom(self, value: dict[str, Any] | None) -> None:
-        """meta.classroom for every browser."""
+        """meta.classroom for every browser (and in the recording, if one is being made)."""
         try:
             self.engine.set_classroom(value)
         except Exception:
             log.exception("the view engine could not take the classroom state")
+        if self.recorder is not None:
+            self.recorder.note_classroom(value)
         self.hub.poke()
 
     def reset_view(self) -> None:
@@ -207,6 +209,8 @@ def build_runtime(settings: Settings, *, source: Any = None, cluster: Any = None
         live.on_swap.append(rt.on_swap)
     if hasattr(source, "on_seek"):  # a replay's seek: forget the view, the seek's Resyncs rebuild it
         source.on_seek = rt.reset_view
+    if hasattr(source, "on_classroom"):  # a replay shows the lesson as it was recorded
+        source.on_classroom = rt.publish_classroom
     rt.session = ScenarioSession(
         library,
         live=live,
