@@ -1,5 +1,6 @@
 """The recording file format (JSON Lines, docs/recording.md): header and item lines to and from
-source items, and the fold that turns a prefix of a recording into the state it describes."""
+source items and classroom notes, and the fold that turns a prefix of a recording into the state it
+describes."""
 
 from __future__ import annotations
 
@@ -30,9 +31,20 @@ class Header:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassroomNote:
+    """The lesson panel's state (meta.classroom: the scenario, its step, narration, checks) from this
+    moment on: recorded next to the cluster's items so a replay shows the lesson as it was given."""
+
+    value: dict[str, Any] | None
+
+
+RecordedItem = SourceItem | ClassroomNote
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     t: float  # seconds since the recording began
-    item: SourceItem
+    item: RecordedItem
     line: int  # 1-based line in the file (the header is line 1)
 
 
@@ -96,7 +108,9 @@ def parse_header(data: Any) -> Header:
     return Header(version, cluster, float(started))
 
 
-def item_json(item: SourceItem) -> dict[str, Any]:
+def item_json(item: RecordedItem) -> dict[str, Any]:
+    if isinstance(item, ClassroomNote):
+        return {"item": "classroom", "value": item.value}
     if isinstance(item, Change):
         return {"item": "change", "type": item.type, "kind": item.kind, "obj": item.obj}
     if isinstance(item, Resync):
@@ -117,7 +131,7 @@ def item_json(item: SourceItem) -> dict[str, Any]:
     raise TypeError(f"not a source item: {type(item).__name__}")
 
 
-def item_line(t: float, item: SourceItem) -> str:
+def item_line(t: float, item: RecordedItem) -> str:
     """One item line: {"t": seconds since start, "item": ..., fields}. TypeError/ValueError when
     the item holds something JSON cannot carry."""
     return _dumps({"t": round(t, 6), **item_json(item)})
@@ -127,7 +141,7 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def parse_item(data: Any) -> tuple[float, SourceItem]:
+def parse_item(data: Any) -> tuple[float, RecordedItem]:
     """A decoded item line as (t, item). ValueError says what is wrong with it."""
     if not isinstance(data, dict):
         raise ValueError("the line is not a JSON object")
@@ -165,7 +179,12 @@ def parse_item(data: Any) -> tuple[float, SourceItem]:
         if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
             raise ValueError('a status\'s "problems" must be a list of strings')
         return float(t), Status(state, message, float(since), tuple(problems))
-    raise ValueError(f'"item" must be change, resync or status, not {what!r}')
+    if what == "classroom":
+        value = data.get("value")
+        if value is not None and not isinstance(value, dict):
+            raise ValueError('a classroom note\'s "value" must be an object or null')
+        return float(t), ClassroomNote(value)
+    raise ValueError(f'"item" must be change, resync, status or classroom, not {what!r}')
 
 
 # ---------------------------------------------------------------- state at a point in time
@@ -180,12 +199,13 @@ def _key(obj: Obj) -> tuple[str, str] | None:
 
 
 class State:
-    """Folds source items into the objects they leave behind, per kind, plus the last Status:
-    what a recording started mid-session must begin with, and what a seek rebuilds."""
+    """Folds recorded items into the objects they leave behind, per kind, plus the last Status and the
+    last classroom note: what a recording started mid-session must begin with, and what a seek rebuilds."""
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[tuple[str, str], Obj]] = {}
         self.status: Status | None = None
+        self.classroom: ClassroomNote | None = None
         self._listing: dict[tuple[str, str | None], set[tuple[str, str]]] = {}  # lists arriving in pages
 
     @property
@@ -193,8 +213,10 @@ class State:
         """True until the first item: there is no state to begin a recording with."""
         return self.status is None and not self.objects
 
-    def apply(self, item: SourceItem) -> None:
-        if isinstance(item, Status):
+    def apply(self, item: RecordedItem) -> None:
+        if isinstance(item, ClassroomNote):
+            self.classroom = item
+        elif isinstance(item, Status):
             self.status = item
         elif isinstance(item, Resync):
             # As the view does: pages put their objects, the last page removes what none listed.
@@ -224,12 +246,15 @@ class State:
             else:
                 objs[key] = item.obj
 
-    def items(self, kinds: tuple[str, ...] = ()) -> list[SourceItem]:
+    def items(self, kinds: tuple[str, ...] = ()) -> list[RecordedItem]:
         """The state as items: the last Status (if any), then one whole-cluster Resync per kind
-        (the watched kinds first, then `kinds` and any other seen, even when empty: no ghosts)."""
-        out: list[SourceItem] = [self.status] if self.status is not None else []
+        (the watched kinds first, then `kinds` and any other seen, even when empty: no ghosts),
+        then the last classroom note (if any)."""
+        out: list[RecordedItem] = [self.status] if self.status is not None else []
         order = list(dict.fromkeys([*WATCHED_KINDS, *kinds, *self.objects]))
         for kind in order:
             objs = self.objects.get(kind, {})
             out.append(Resync(kind, [objs[k] for k in sorted(objs)]))
+        if self.classroom is not None:
+            out.append(self.classroom)
         return out

@@ -1,7 +1,7 @@
 """Recorder: taps a source's emit callback and writes every item it passes on to a recording file,
-one flushed line at a time (a crash leaves a valid prefix). Can start and stop while the app runs.
-It keeps nothing while not recording: a recording started mid-session begins with the state the view
-holds (its `opening` items)."""
+one flushed line at a time (a crash leaves a valid prefix), with the classroom's state as it changes.
+Can start and stop while the app runs. It keeps nothing while not recording but the last classroom
+state: a recording started mid-session begins with the state the view holds (its `opening` items)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from app.recording.format import RecordingError, header_line, item_line
+from app.recording.format import ClassroomNote, RecordedItem, RecordingError, header_line, item_line
 from app.sources.base import ClusterInfo, Emit, SourceItem
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class Recorder:
         self.bytes = 0
         self.skipped = 0
         self.message: str | None = None  # why the last recording ended early, or failed to start
+        self._classroom: dict[str, Any] | None = None  # the lesson panel's state now (meta.classroom)
 
     # ------------------------------------------------------------ the feed
 
@@ -72,6 +73,13 @@ class Recorder:
         with self._lock:
             if self._file is not None:
                 self._write_item(item)
+
+    def note_classroom(self, value: dict[str, Any] | None) -> None:
+        """The classroom's state changed (a lesson started, stepped, its checks settled): record it."""
+        with self._lock:
+            self._classroom = value
+            if self._file is not None:
+                self._write_item(ClassroomNote(value))
 
     # ------------------------------------------------------------ start / stop
 
@@ -99,6 +107,8 @@ class Recorder:
                 for item in self.opening():
                     if not self._write_item(item, t=0.0):
                         break
+            if self._file is not None and self._classroom is not None:  # a lesson under way
+                self._write_item(ClassroomNote(self._classroom), t=0.0)
             if self._file is None:  # the header or the current state could not be written
                 raise RecordingError(self.message or f"{path}: cannot write the recording")
             log.info("recording to %s", path)
@@ -141,7 +151,7 @@ class Recorder:
             self.message = message
             log.warning("recording %s ended: %s", self.path, message)
 
-    def _write_item(self, item: SourceItem, t: float | None = None) -> bool:
+    def _write_item(self, item: RecordedItem, t: float | None = None) -> bool:
         if t is None:
             t = max(self._last_t, self._clock() - self._started)  # a clock stepping back keeps order
         if self.items >= self.max_items:

@@ -1,5 +1,6 @@
 """A recording as a Source: emits its items at their recorded times scaled by a speed, with play,
-pause, speed and seek (a seek rebuilds the state at that time: one Resync per kind, no ghosts)."""
+pause, speed and seek (a seek rebuilds the state at that time: one Resync per kind, no ghosts). It
+opens paused at the start, and hands the recorded lesson panel's states to `on_classroom`."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.recording.format import State
+from app.recording.format import ClassroomNote, RecordedItem, State
 from app.recording.reader import Recording, read_recording
-from app.sources.base import ClusterInfo, Emit, Resync, SourceItem, Status
+from app.sources.base import ClusterInfo, Emit, Resync, Status
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +48,20 @@ def check_speed(speed: Any) -> float:
 
 class ReplaySource:
     """Plays a Recording. `clock` (monotonic seconds) and `sleep` are injectable so tests never wait;
-    `on_seek` runs before a seek's rebuilt state is emitted (e.g. to start the view afresh)."""
+    `on_seek` runs before a seek's rebuilt state is emitted (e.g. to start the view afresh);
+    `on_classroom(value)` gets each recorded classroom state (meta.classroom) as it comes, and the one
+    in force after a seek (None before any). It opens paused at 0 unless `playing`."""
 
     def __init__(
         self,
         recording: Recording,
         *,
         speed: float = 1.0,
-        playing: bool = True,
+        playing: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         on_seek: Callable[[], None] | None = None,
+        on_classroom: Callable[[dict[str, Any] | None], None] | None = None,
     ) -> None:
         self.recording = recording
         self.info = replay_info(recording)
@@ -66,7 +70,12 @@ class ReplaySource:
         # The recording opens with the source's first status and lists, written a few ms after
         # t=0: they are the state "at the start", so a seek to 0 shows them (not a blank page).
         self._opening = next(
-            (i for i, e in enumerate(recording.entries) if not isinstance(e.item, Status | Resync)),
+            (
+                i
+                for i, e in enumerate(recording.entries)
+                if not isinstance(e.item, Status | Resync)
+                and not (isinstance(e.item, ClassroomNote) and e.t == 0)
+            ),
             len(recording.entries),
         )
         self._speed = check_speed(speed)
@@ -74,6 +83,7 @@ class ReplaySource:
         self._clock = clock
         self._sleep = sleep
         self.on_seek = on_seek
+        self.on_classroom = on_classroom
         self._base_pos = 0.0
         self._base_clock = clock()
         self._next = 0  # index of the next entry to emit
@@ -162,8 +172,11 @@ class ReplaySource:
 
     # ------------------------------------------------------------ feeding
 
-    def _send(self, item: SourceItem) -> None:
+    def _send(self, item: RecordedItem) -> None:
         assert self._emit is not None
+        if isinstance(item, ClassroomNote):
+            self._classroom(item.value)
+            return
         if isinstance(item, Status) and self._problem is not None and self._problem not in item.problems:
             item = replace(item, problems=(*item.problems, self._problem))
         try:
@@ -183,6 +196,19 @@ class ReplaySource:
         kinds = tuple(k for k in dict.fromkeys(getattr(e.item, "kind", "") for e in self._entries) if k)
         for item in folded.items(kinds):
             self._send(item)
+        if folded.classroom is None:
+            self._classroom(None)  # before the lesson began: no lesson panel
+
+    def _classroom(self, value: dict[str, Any] | None) -> None:
+        """Show a recorded lesson state. Played back, nobody presents: the page only shows it."""
+        if self.on_classroom is None:
+            return
+        if value is not None:
+            value = {**value, "presenting": False}
+        try:
+            self.on_classroom(value)
+        except Exception:
+            log.exception("replay: showing the lesson's state failed")
 
     def attach(self, emit: Emit) -> None:
         """Start feeding `emit` (run() does this): the corrupt-tail notice, and the state at the

@@ -219,14 +219,25 @@ def test_a_recorded_session_replays_the_same_views(tmp_path: Path) -> None:
         http.post("/api/scenarios/next").raise_for_status()
         settled(http, 1)
         assert http.get("/api/record").json()["recording"] is True
-        live = views(http.get("/api/snapshot").json())
+        snap = http.get("/api/snapshot").json()
+        live, lesson = views(snap), snap["meta"]["classroom"]["scenario"]
     assert live["services"] and len(web_pods(live)) == 3
+    assert lesson["step"] == 1 and lesson["narration"] and not lesson["busy"]
 
     replay = make_settings(source="replay", replay=str(path), replay_speed=100.0)
     with running_app(replay) as base, httpx.Client(base_url=base, timeout=30) as http:
-        assert http.get("/api/snapshot").json()["meta"]["cluster"]["mode"] == "replay"
+        snap = http.get("/api/snapshot").json()
+        assert snap["meta"]["cluster"]["mode"] == "replay"
+        # it opens paused at the start: the session as it began, before the lesson
+        opening = http.get("/api/replay").json()
+        assert opening["playing"] is False and opening["position"] == 0 < opening["duration"]
+        assert snap["meta"]["classroom"] is None
+        http.post("/api/replay/play").raise_for_status()
         wait_for(lambda: not http.get("/api/replay").json()["playing"], what="the replay to reach its end")
-        assert views(http.get("/api/snapshot").json()) == live
+        snap = http.get("/api/snapshot").json()
+        assert views(snap) == live
+        # the lesson's step, narration and checks come back with it; nobody presents a replay
+        assert snap["meta"]["classroom"] == {"presenting": False, "scenario": lesson}
 
         # seek back to the start and to the end again: rebuilt, no ghosts
         r = http.post("/api/replay/seek", json={"position": 0})

@@ -24,7 +24,7 @@ def lines_of(session: Session) -> list[bytes]:
 
 def replay_all(path: Path) -> tuple[ReplaySource, Watcher]:
     fake = FakeTime()
-    replay = ReplaySource.open(path, clock=fake.clock, sleep=fake.sleep)
+    replay = ReplaySource.open(path, clock=fake.clock, sleep=fake.sleep, playing=True)
     watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     fake.now += 100_000
@@ -81,7 +81,10 @@ def test_a_corrupt_line_in_the_middle_stops_there(session: Session, tmp_path: Pa
 @pytest.mark.parametrize(
     ("line", "why"),
     [
-        (b'{"t": 5, "item": "teleport"}\n', "\"item\" must be change, resync or status, not 'teleport'"),
+        (
+            b'{"t": 5, "item": "teleport"}\n',
+            "\"item\" must be change, resync, status or classroom, not 'teleport'",
+        ),
         (b'{"t": -1, "item": "status", "state": "live"}\n', '"t" must be a number of seconds >= 0'),
         (
             b'{"t": 5, "item": "change", "type": "ADDED", "kind": "Pod"}\n',

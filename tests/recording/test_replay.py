@@ -36,7 +36,7 @@ async def test_replay_gives_the_same_views_as_live_at_every_step(session: Sessio
     recording = read_recording(session.path)
     assert recording.stopped_at is None
     fake = FakeTime()
-    replay = ReplaySource(recording, clock=fake.clock, sleep=fake.sleep)
+    replay = ReplaySource(recording, clock=fake.clock, sleep=fake.sleep, playing=True)
     assert replay.info.mode == "replay" and replay.info.name == "lesson.jsonl"
     assert replay.info.extra == {"recorded": "simulated cluster"}
     watcher = Watcher(replay.info, now=replay.now)
@@ -55,7 +55,9 @@ async def test_replay_gives_the_same_views_as_live_at_every_step(session: Sessio
 
 async def test_speed_scales_the_time_between_items(session: Session) -> None:
     fake = FakeTime()
-    replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep, speed=4)
+    replay = ReplaySource(
+        read_recording(session.path), clock=fake.clock, sleep=fake.sleep, speed=4, playing=True
+    )
     watcher = Watcher(replay.info, now=replay.now)
     task = asyncio.create_task(replay.run(watcher.apply))
     try:
@@ -69,7 +71,7 @@ async def test_speed_scales_the_time_between_items(session: Session) -> None:
 
 def test_pause_holds_the_position_and_play_goes_on(session: Session) -> None:
     fake = FakeTime()
-    replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep)
+    replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep, playing=True)
     watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     replay.pump()
@@ -112,7 +114,7 @@ def test_pause_holds_the_position_and_play_goes_on(session: Session) -> None:
 
 def test_seek_rebuilds_the_state_without_ghosts(session: Session) -> None:
     fake = FakeTime()
-    replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep)
+    replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep, playing=True)
     watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     fake.now += 10_000
@@ -138,7 +140,7 @@ def test_seek_rebuilds_the_state_without_ghosts(session: Session) -> None:
 
 def test_seek_back_then_play_forward_equals_straight_play(session: Session) -> None:
     fake = FakeTime()
-    replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep)
+    replay = ReplaySource(read_recording(session.path), clock=fake.clock, sleep=fake.sleep, playing=True)
     watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     fake.now += session.marks["delete"] + 5
@@ -173,7 +175,7 @@ def test_a_recording_started_mid_session_plays_on_its_own(tmp_path: Path) -> Non
     recording = read_recording(session.path)
     assert recording.entries[0].t == 0 and recording.stopped_at is None
     fake = FakeTime()
-    replay = ReplaySource(recording, clock=fake.clock, sleep=fake.sleep)
+    replay = ReplaySource(recording, clock=fake.clock, sleep=fake.sleep, playing=True)
     watcher = Watcher(replay.info, now=replay.now)
     replay.attach(watcher.apply)
     replay.pump()

@@ -112,7 +112,7 @@ def test_replay_and_record_controls_over_http(session: Session, tmp_path: Path) 
     rec = read_recording(tmp_path / "class-demo.jsonl")
     assert rec.stopped_at is None and rec.header.cluster.mode == "replay"
     fake = FakeTime()
-    again = ReplaySource(rec, clock=fake.clock, sleep=fake.sleep)
+    again = ReplaySource(rec, clock=fake.clock, sleep=fake.sleep, playing=True)
     watcher = Watcher(again.info)
     again.attach(watcher.apply)
     again.pump()
