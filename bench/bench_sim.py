@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,17 +185,77 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def healthz_latency(pods: int, *, idle_seconds: float = 2.0, limit: float = 300.0) -> dict[str, Any]:
-    """/healthz round trips every 20 ms: first idle, then from a scale request to `pods` until the
-    Deployment reports them all Ready. Returns latencies (seconds) and the build's wall time."""
+def dashboard_app(cluster: SimCluster) -> tuple[Any, Callable[[httpx.Client, int], None]]:
+    """The whole dashboard (view engine, hub, simulated API) on the cluster; scaled by its action."""
     from app.server import create_app
     from app.settings import Settings
 
+    app = create_app(Settings(port=0, sim_lesson=False, allow_actions=True), cluster=cluster)
+
+    def scale(client: httpx.Client, pods: int) -> None:
+        body = {"namespace": NAMESPACE, "name": DEPLOYMENT, "replicas": pods}
+        client.post("/api/actions/scale", json=body).raise_for_status()
+
+    return app, scale
+
+
+def simulator_app(cluster: SimCluster) -> tuple[Any, Callable[[httpx.Client, int], None]]:
+    """The simulator alone on the event loop (its realtime driver) with a bare /healthz: what the
+    controllers cost the loop, apart from the view engine and the streams."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from app.sim.clock import RealtimeDriver
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def scale_route(request: Request) -> JSONResponse:
+        cluster.scale(NAMESPACE, DEPLOYMENT, int((await request.json())["replicas"]))
+        return JSONResponse({"ok": True})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(RealtimeDriver(cluster.clock).run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz), Route("/scale", scale_route, methods=["POST"])], lifespan=lifespan
+    )
+
+    def scale(client: httpx.Client, pods: int) -> None:
+        client.post("/scale", json={"replicas": pods}).raise_for_status()
+
+    return app, scale
+
+
+def healthz_latency(
+    pods: int, *, whole: bool, freeze_every: float = 0.0, idle_seconds: float = 2.0, limit: float = 300.0
+) -> dict[str, Any]:
+    """/healthz round trips every 20 ms: first idle, then from a scale request to `pods` until the
+    Deployment reports them all Ready. Returns latencies (seconds) and the build's wall time.
+    whole: the dashboard, else the simulator alone; freeze_every > 0: gc.freeze() that often (a
+    full collection then skips what is frozen)."""
     cluster = SimCluster(SimClock(time.time()), SimConfig())
     cluster.start()
     cluster.load_lesson()
-    settings = Settings(port=0, sim_lesson=False, allow_actions=True)
-    app = create_app(settings, cluster=cluster)
+    callbacks = measure_callbacks(cluster)
+    pauses = gc_pauses()
+    app, scale = (dashboard_app if whole else simulator_app)(cluster)
+    stop = threading.Event()
+
+    def freezer() -> None:
+        while not stop.wait(freeze_every):
+            gc.freeze()
+
+    if freeze_every > 0:
+        threading.Thread(target=freezer, daemon=True).start()
     with Server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
 
         def probe(until: Callable[[], bool], deadline: float) -> list[float]:
@@ -208,12 +269,42 @@ def healthz_latency(pods: int, *, idle_seconds: float = 2.0, limit: float = 300.
 
         idle = probe(lambda: False, time.monotonic() + idle_seconds)
         started = time.perf_counter()
-        body = {"namespace": NAMESPACE, "name": DEPLOYMENT, "replicas": pods}
-        client.post("/api/actions/scale", json=body).raise_for_status()
+        scale(client, pods)
         busy = probe(lambda: all_ready(cluster, pods), time.monotonic() + limit)
         built = time.perf_counter() - started
         done = all_ready(cluster, pods)
-    return {"idle": idle, "busy": busy, "built": built, "done": done}
+    stop.set()
+    gc.callbacks.remove(pauses.record)
+    gc.unfreeze()
+    longest, _ = callbacks()
+    return {
+        "idle": idle,
+        "busy": busy,
+        "built": built,
+        "done": done,
+        "longest_callback": longest,
+        "longest_gc": pauses.longest,
+    }
+
+
+@dataclass
+class GcPauses:
+    """The longest pause of Python's cyclic garbage collector, from gc.callbacks."""
+
+    longest: float = 0.0
+    _start: float = 0.0
+
+    def record(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self._start)
+
+
+def gc_pauses() -> GcPauses:
+    pauses = GcPauses()
+    gc.callbacks.append(pauses.record)
+    return pauses
 
 
 # ---- report ---------------------------------------------------------------------------------------
@@ -222,6 +313,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000, 3_000, 10_000], help="first = baseline")
     p.add_argument("--runs", type=int, default=3, help="build runs per size (medians are printed)")
     p.add_argument("--healthz-pods", type=int, default=10_000, help="0 skips the /healthz phase")
+    p.add_argument(
+        "--freeze-every",
+        type=float,
+        default=1.0,
+        help="a second /healthz run with gc.freeze() this often (0: none)",
+    )
     p.add_argument("--no-rss", action="store_true", help="skip the RSS measurement (a child process)")
     p.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -264,25 +361,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"longest callback {row['longest_callback_ms']:.1f} ms, at most {most} writes in one"
         )
     if a.healthz_pods:
-        h = healthz_latency(a.healthz_pods)
-        idle, busy = h["idle"], h["busy"]
-        figures["healthz"] = {
-            "idle_p50_ms": pct(idle, 0.5) * 1000,
-            "idle_p99_ms": pct(idle, 0.99) * 1000,
-            "busy_p50_ms": pct(busy, 0.5) * 1000,
-            "busy_p99_ms": pct(busy, 0.99) * 1000,
-            "busy_max_ms": max(busy, default=float("nan")) * 1000,
-            "built_s": h["built"],
-            "done": h["done"],
-        }
-        f = figures["healthz"]
-        print(
-            f"  /healthz while a real server builds {a.healthz_pods} pods from one scale request "
-            f"({'built' if h['done'] else 'NOT built'} in {h['built']:.1f} s, {len(busy)} probes): "
-            f"p50 {f['busy_p50_ms']:.1f} ms, p99 {f['busy_p99_ms']:.1f} ms, max {f['busy_max_ms']:.1f} ms; "
-            f"idle p50 {f['idle_p50_ms']:.1f} ms, p99 {f['idle_p99_ms']:.1f} ms "
-            f"(p99 x{f['busy_p99_ms'] / f['idle_p99_ms']:.1f} idle)"
-        )
+        runs = [("simulator", False, 0.0), ("dashboard", True, 0.0)]
+        if a.freeze_every > 0:
+            runs.append(("dashboard_freeze", True, a.freeze_every))
+        for label, whole, every in runs:
+            h = healthz_latency(a.healthz_pods, whole=whole, freeze_every=every)
+            idle, busy = h["idle"], h["busy"]
+            f = figures[f"healthz_{label}"] = {
+                "idle_p50_ms": pct(idle, 0.5) * 1000,
+                "idle_p99_ms": pct(idle, 0.99) * 1000,
+                "busy_p50_ms": pct(busy, 0.5) * 1000,
+                "busy_p99_ms": pct(busy, 0.99) * 1000,
+                "busy_max_ms": max(busy, default=float("nan")) * 1000,
+                "built_s": h["built"],
+                "done": h["done"],
+                "longest_callback_ms": h["longest_callback"] * 1000,
+                "longest_gc_ms": h["longest_gc"] * 1000,
+            }
+            what = (
+                "the whole dashboard"
+                if whole
+                else "the simulator alone (its realtime driver, a bare /healthz)"
+            )
+            how = f", gc.freeze() every {every:g} s" if every else ""
+            print(
+                f"  /healthz on {what}{how}, building {a.healthz_pods} pods from one scale request "
+                f"({'built' if h['done'] else 'NOT built'} in {h['built']:.1f} s, {len(busy)} probes): "
+                f"p50 {f['busy_p50_ms']:.1f} ms, p99 {f['busy_p99_ms']:.1f} ms, "
+                f"max {f['busy_max_ms']:.1f} ms; idle p50 {f['idle_p50_ms']:.1f} ms, "
+                f"p99 {f['idle_p99_ms']:.1f} ms (p99 x{f['busy_p99_ms'] / f['idle_p99_ms']:.1f} idle); "
+                f"longest timer callback {f['longest_callback_ms']:.1f} ms, "
+                f"longest garbage-collector pause {f['longest_gc_ms']:.1f} ms"
+            )
     return figures
 
 

@@ -4,6 +4,7 @@ slices of every selector Service in step with its pods, through the store, on th
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -38,6 +39,8 @@ Obj = dict[str, Any]
 ZONE_LABEL = "topology.kubernetes.io/zone"
 # Pod records one turn of the idle lane remakes before the reconcile (see _warm_up).
 WARM_UP_BATCH = 2_000
+# Slice writes one turn makes; a plan's others wait for the Service's next turn (see _write_some).
+APPLY_BATCH = 10
 
 
 # ---- pure: pod -> endpoint, ports -------------------------------------------
@@ -144,6 +147,7 @@ class EndpointSliceController:
         self._waiting_for_node: dict[str, set[Key]] = {}
         # Per Service: the Service object the records were made for; per family, a record per pod.
         self._members: dict[Key, tuple[Obj, dict[str, dict[str, SliceMember]]]] = {}
+        self._writes: dict[Key, deque[tuple[str, Obj]]] = {}  # slice writes of a plan not yet made
         self._unsubscribe: Any = None
 
     # ---- lifecycle -------------------------------------------------------------
@@ -189,6 +193,9 @@ class EndpointSliceController:
         )
 
     def sync(self, key: Key) -> int:
+        if key in self._writes:  # a plan still being written: go on with it first
+            self._write_some(key)
+            return APPLY_BATCH
         ns, name = key
         svc = self.store.get("Service", ns, name)
         if svc is None or is_external_name(svc) or selector_of(svc) is None:
@@ -196,7 +203,7 @@ class EndpointSliceController:
             if svc is None:
                 self._tracker.forget(key)
             self._members.pop(key, None)
-            self._apply(packing.SlicePlan(delete=self._existing(ns, name)), None, svc)
+            self._apply(key, packing.SlicePlan(delete=self._existing(ns, name)), None, svc)
             return 1
         selector = selector_of(svc) or {}
         pods = self.store.list("Pod", ns, selector, by_name=True)
@@ -261,7 +268,7 @@ class EndpointSliceController:
         self._members[key] = (svc, members)
         first = members[families[0]] if families else {}
         trigger = self._tracker.compute_times(svc, ((n, m.ready_at) for n, m in first.items()))
-        self._apply(plan, trigger, svc)
+        self._apply(key, plan, trigger, svc)
         return len(pods) + 1
 
     def _warm_up(self, key: Key, svc: Obj, pods: list[Obj], families: list[str], publish: bool) -> bool:
@@ -290,21 +297,47 @@ class EndpointSliceController:
         self.queue.add(key)
         return True
 
-    def _apply(self, plan: packing.SlicePlan, trigger: float | None, svc: Obj | None) -> None:
+    def _apply(self, key: Key, plan: packing.SlicePlan, trigger: float | None, svc: Obj | None) -> None:
+        """Queue the plan's writes (creates, updates, deletes) and make the first batch of them."""
         if not plan:
             return
         terminating_svc = svc is not None and bool(svc["metadata"].get("deletionTimestamp"))
-        with self.queue.own_writes():
-            if not terminating_svc:
-                for s in plan.create:
-                    self.store.create(packing.with_trigger_time(s, trigger))
-            for s in plan.update:
-                self.store.update(packing.with_trigger_time(s, trigger))
-            for s in plan.delete:
-                try:
-                    self.store.delete(
-                        "EndpointSlice", s["metadata"].get("namespace") or "", s["metadata"]["name"]
-                    )
-                except ApiError as err:
-                    if err.code != 404:
-                        raise
+        writes: deque[tuple[str, Obj]] = deque()
+        if not terminating_svc:
+            writes.extend(("create", packing.with_trigger_time(s, trigger)) for s in plan.create)
+        writes.extend(("update", packing.with_trigger_time(s, trigger)) for s in plan.update)
+        writes.extend(("delete", s) for s in plan.delete)
+        self._writes[key] = writes
+        self._write_some(key)
+
+    def _write_some(self, key: Key) -> int:
+        """Make up to APPLY_BATCH of a Service's queued slice writes (the rest in the Service's next
+        turn: a 10,000-endpoint Service's hundred slices are not written in one go). Returns how
+        many are left."""
+        writes = self._writes.get(key)
+        if writes is None:
+            return 0
+        try:
+            with self.queue.own_writes():
+                for _ in range(min(APPLY_BATCH, len(writes))):
+                    op, s = writes.popleft()
+                    if op == "create":
+                        self.store.create(s)
+                    elif op == "update":
+                        self.store.update(s)
+                    else:
+                        try:
+                            self.store.delete(
+                                "EndpointSlice", s["metadata"].get("namespace") or "", s["metadata"]["name"]
+                            )
+                        except ApiError as err:
+                            if err.code != 404:
+                                raise
+        except Exception:
+            self._writes.pop(key, None)  # the sync is retried from scratch
+            raise
+        if writes:
+            self.queue.add(key)
+            return len(writes)
+        del self._writes[key]
+        return 0
