@@ -33,14 +33,13 @@ export function fly(layer, points, radius, podKey) {
   layer.append(dot);
   const total = lengthOf(points) || 1;
   let run = 0;
+  // the way takes 90% of the time (each leg as long as it is), then it lands, grows and fades on the pod
   /** @type {Keyframe[]} */
   const frames = points.map((p, i) => {
     if (i) run += Math.hypot(p[0] - points[i - 1][0], p[1] - points[i - 1][1]);
-    return { transform: `translate(${p[0]}px, ${p[1]}px)`, offset: Math.min(1, run / total) };
+    return { transform: `translate(${p[0]}px, ${p[1]}px)`, offset: Math.min(1, run / total) * 0.9 };
   });
-  // it lands, grows and fades on the pod
   const last = points[points.length - 1];
-  frames[frames.length - 1].offset = 0.9;
   frames.push({ transform: `translate(${last[0]}px, ${last[1]}px) scale(2.2)`, opacity: 0, offset: 1 });
   const ms = Math.max(SHORTEST_MS, Math.min(LONGEST_MS, total / SPEED));
   const anim = dot.animate(frames, { duration: ms, easing: "linear" });

@@ -83,6 +83,22 @@ function tallyWords(t) {
   return parts.join(" · ");
 }
 
+/** The counts in the words that fit `n` characters (shorter forms when they do not). @param {Tally} t @param {number} n */
+function tallyFitting(t, n) {
+  const long = tallyWords(t);
+  if (long.length <= n) return long;
+  const parts = [`${t.ready} ready`];
+  if (t.notReady) parts.push(`${t.notReady} ✕`);
+  if (t.terminating) parts.push(`${t.terminating} ⊘`);
+  const short = parts.join(" · ");
+  return short.length <= n ? short : tallyGlyphs(t);
+}
+
+/** A slice's name without its Service's name in front (the rest tells slices apart). @param {string} slice @param {string} service */
+function sliceSuffix(slice, service) {
+  return slice.startsWith(`${service}-`) && slice.length > service.length + 1 ? `…-${slice.slice(service.length + 1)}` : slice;
+}
+
 /** @param {Tally} t */
 function tallyGlyphs(t) {
   return `✓${t.ready} ✕${t.notReady} ⊘${t.terminating}`;
@@ -141,7 +157,7 @@ function addressLine(svc) {
  */
 export function layoutTopology(model, svc, opt) {
   const r = opt.rem;
-  const fs = { tag: 0.62 * r, meta: 0.72 * r, base: 0.82 * r, ip: 0.92 * r, title: 1.05 * r };
+  const fs = { tag: 0.66 * r, meta: 0.76 * r, base: 0.88 * r, ip: 1.0 * r, title: 1.1 * r };
   const pad = 0.45 * r;
   const hits = opt.hits || {};
   const marked = opt.marked || (() => false);
@@ -420,7 +436,7 @@ export function layoutTopology(model, svc, opt) {
   }
 
   // ---- nodes and their rows
-  const rowH = 2.45 * r;
+  const rowH = 2.6 * r;
   const rowGap = 0.35 * r;
   const headH = 1.9 * r;
   let ny = top;
@@ -565,8 +581,8 @@ export function layoutTopology(model, svc, opt) {
           h: rowH,
           state,
           lines: [
-            { text: fit(`${plural(n, "pod")} of ${ellipsize(slice.name, Math.max(8, charsIn(podW - 2 * pad, fs.base) - 12))}`, fs.base, podW - 2 * pad), x: podX + pad, y: l1, size: fs.base, cls: "name" },
-            { text: fit(tallyWords(t), fs.meta, podW - 2 * pad), x: podX + pad, y: l2, size: fs.meta, cls: "meta" },
+            { text: fit(`${plural(n, "pod")} of ${ellipsize(sliceSuffix(slice.name, svc.name), Math.max(8, charsIn(podW - 2 * pad, fs.base) - 12))}`, fs.base, podW - 2 * pad), x: podX + pad, y: l1, size: fs.base, cls: "name" },
+            { text: tallyFitting(t, charsIn(podW - 2 * pad, fs.meta)), x: podX + pad, y: l2, size: fs.meta, cls: "meta" },
           ],
           label: `${plural(n, "pod")} of slice ${slice.name}${node ? ` on ${node}` : ""}, folded: ${tallyWords(t)}`,
           action,

@@ -78,8 +78,8 @@ export function createTopology(root, toggle, deps) {
       foldButton,
       el("span", { class: "topo-legend", attrs: { "aria-label": "how to read the connectors" } }, [
         sample("ready", "✓ ready: gets traffic"),
-        sample("not-ready", "✕ not ready: none"),
-        sample("terminating", "⊘ terminating"),
+        sample("not-ready", "✕ not ready: no traffic"),
+        sample("terminating", "⊘ terminating: leaving"),
       ]),
     ]),
     summary,
@@ -177,6 +177,7 @@ export function createTopology(root, toggle, deps) {
   trafficButton.addEventListener("click", () => {
     if (!drawnKey) return;
     deps.traffic.toggle(drawnKey);
+    showTraffic(deps.traffic.isOn(drawnKey));
     dirty = true;
     deps.request();
   });
@@ -210,6 +211,12 @@ export function createTopology(root, toggle, deps) {
     if (queued.length > 20) queued.splice(0, queued.length - 20);
     deps.request();
   });
+
+  /** @param {boolean} isOn */
+  function showTraffic(isOn) {
+    setAttr(trafficButton, "aria-pressed", String(isOn));
+    setText(trafficButton, isOn ? "■ Stop traffic" : "▶ Send traffic");
+  }
 
   /** @param {string} svcKey @param {string} slice @param {boolean} open */
   function setChoice(svcKey, slice, open) {
@@ -362,8 +369,7 @@ export function createTopology(root, toggle, deps) {
     setText(summary, layout.summary);
     root.dataset.service = key;
     root.dataset.rows = String(layout.rows);
-    setAttr(trafficButton, "aria-pressed", String(trafficOn));
-    setText(trafficButton, trafficOn ? "■ Stop traffic" : "▶ Send traffic");
+    showTraffic(trafficOn);
     const foldable = layout.boxes.some((b) => b.kind === "slice" && b.expanded !== null && b.expanded !== undefined);
     foldButton.hidden = !foldable;
     setText(foldButton, layout.boxes.some((b) => b.kind === "slice" && b.expanded === true) ? "fold all" : "open all");
