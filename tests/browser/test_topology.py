@@ -85,7 +85,9 @@ def test_the_lesson_service_is_drawn_with_a_connector_per_endpoint(page: Any, ap
     # the slice is drawn between them, named
     assert page.locator(f'#topology [data-key="slice|{eps[0][0]}"]').count() == 1
     # a screen reader gets the same in words
-    label = page.get_attribute(f'#topology [data-kind=pod][data-pod-key="default/{eps[0][1]["pod"]}"]', "aria-label")
+    label = page.get_attribute(
+        f'#topology [data-kind=pod][data-pod-key="default/{eps[0][1]["pod"]}"]', "aria-label"
+    )
     assert eps[0][1]["pod"] in label and eps[0][1]["node"] in label
 
 
@@ -117,7 +119,9 @@ def test_a_relabelled_pod_shows_up_matching_no_service(page: Any, app_url: str) 
     _open(page, app_url)
     _, ep = _endpoints(app_url, SHIPPING)[0]
     assert page.locator("#topology [data-kind=orphan]").count() == 0
-    post_json(app_url + "api/actions/label", {"namespace": "default", "pod": ep["pod"], "labels": {"app": "debug"}})
+    post_json(
+        app_url + "api/actions/label", {"namespace": "default", "pod": ep["pod"], "labels": {"app": "debug"}}
+    )
     orphan = page.locator(f'#topology [data-kind=orphan][data-pod-key="default/{ep["pod"]}"]')
     orphan.wait_for(timeout=WAIT_MS)
     assert "no Service · app=debug" in _text(orphan)
@@ -125,7 +129,9 @@ def test_a_relabelled_pod_shows_up_matching_no_service(page: Any, app_url: str) 
     # on the node it runs on, and no longer an endpoint of the Service
     node = f'#topology [data-key="node|{ep["node"]}"]'
     assert _inside(page, f'#topology [data-kind=orphan][data-pod-key="default/{ep["pod"]}"]', node)
-    page.wait_for_selector(f'#topology [data-kind=endpoint][data-ip="{ep["ip"]}"]', state="detached", timeout=WAIT_MS)
+    page.wait_for_selector(
+        f'#topology [data-kind=endpoint][data-ip="{ep["ip"]}"]', state="detached", timeout=WAIT_MS
+    )
     # the Deployment replaces it: four ready endpoints again, beside the orphan
     page.wait_for_function(
         "() => document.querySelectorAll('#topology [data-kind=endpoint][data-state=ready]').length === 4",
@@ -137,8 +143,12 @@ def test_a_relabelled_pod_shows_up_matching_no_service(page: Any, app_url: str) 
 def test_traffic_travels_along_the_connectors_to_ready_pods_only(page: Any, app_url: str) -> None:
     _open(page, app_url)
     slice_name, sick = _endpoints(app_url, SHIPPING)[2]
-    post_json(app_url + "api/actions/readiness", {"namespace": "default", "pod": sick["pod"], "passing": False})
-    page.wait_for_selector(f'#topology [data-key="ep|{slice_name}|{sick["ip"]}"][data-state=not-ready]', timeout=WAIT_MS)
+    post_json(
+        app_url + "api/actions/readiness", {"namespace": "default", "pod": sick["pod"], "passing": False}
+    )
+    page.wait_for_selector(
+        f'#topology [data-key="ep|{slice_name}|{sick["ip"]}"][data-state=not-ready]', timeout=WAIT_MS
+    )
     button = page.locator("#topology [data-part=topo-traffic]")
     button.click()
     assert button.get_attribute("aria-pressed") == "true"
@@ -169,7 +179,9 @@ def test_traffic_travels_along_the_connectors_to_ready_pods_only(page: Any, app_
     hits = page.evaluate(f"() => window.slicescope.traffic.hitsOf('{SHIPPING}')")
     assert sick["ip"] not in hits and sum(hits.values()) >= 12
     busiest = max(hits, key=hits.get)
-    assert f"{hits[busiest]} hit" in _text(page.locator(f'#topology [data-kind=endpoint][data-ip="{busiest}"]'))
+    assert f"{hits[busiest]} hit" in _text(
+        page.locator(f'#topology [data-kind=endpoint][data-ip="{busiest}"]')
+    )
 
 
 def test_toggle_and_url_round_trip(page: Any, app_url: str) -> None:
@@ -183,7 +195,9 @@ def test_toggle_and_url_round_trip(page: Any, app_url: str) -> None:
     assert page.locator("#services").is_hidden()
     # another Service picked in the diagram goes in the URL; a reload brings the same view back
     page.select_option("#topology [data-part=topo-service]", "default/web-svc")
-    page.wait_for_function("() => window.slicescope.topology.state.service === 'default/web-svc'", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => window.slicescope.topology.state.service === 'default/web-svc'", timeout=WAIT_MS
+    )
     assert "svc=default%2Fweb-svc" in page.evaluate("() => location.hash")
     page.reload()
     page.wait_for_function(
@@ -198,7 +212,9 @@ def test_toggle_and_url_round_trip(page: Any, app_url: str) -> None:
     pod_key = pod.get_attribute("data-pod-key")
     pod.focus()
     page.keyboard.press("Enter")
-    page.wait_for_selector(f"#panel:not([hidden]) .panel-title:text-is('{pod_key.split('/', 1)[1]}')", timeout=WAIT_MS)
+    page.wait_for_selector(
+        f"#panel:not([hidden]) .panel-title:text-is('{pod_key.split('/', 1)[1]}')", timeout=WAIT_MS
+    )
     page.click(".panel-close")
     # back to the Services list: the URL forgets the view
     toggle.click()
