@@ -38,6 +38,7 @@ from app.sources.watching import (
     WatchConfig,
     describe_error,
     infinite_watch,
+    strip_managed_fields,
 )
 
 __all__ = ["KubeConfigError", "KubeSource", "KubeTransport"]
@@ -130,7 +131,7 @@ def _read_json(resp: urllib3.BaseHTTPResponse) -> Any:
     finally:
         resp.release_conn()
     try:
-        return orjson.loads(data)
+        return orjson.loads(strip_managed_fields(data))
     except orjson.JSONDecodeError:
         raise ApiError(500, "BadResponse", f"the answer is not JSON: {data[:200]!r}") from None
 

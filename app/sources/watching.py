@@ -206,11 +206,40 @@ class WatchEvent:
     resource_version: str | None
 
 
+_MANAGED = b',"managedFields":['
+# What follows an object's metadata as the API server writes it (Go's field order: ObjectMeta ends with
+# managedFields, then the kind's first field)
+_AFTER_META = (b'},"spec":', b'},"addressType":', b'},"subsets":', b'},"status":', b'},"endpoints":')
+
+
+def strip_managed_fields(data: bytes) -> bytes:
+    """JSON text (a watch line, a list page) with every object's managedFields cut out before it is
+    parsed: a third of a pod's bytes and half its JSON objects, none of which is read. managedFields is
+    the last field of metadata, and nothing inside it is an array, so it ends at the first ']', which
+    must be followed by the end of metadata and the kind's next top-level field. Anything of another
+    shape is left as it is (normalize() drops managedFields after parsing then)."""
+    parts: list[bytes] = []
+    pos = 0
+    while True:
+        start = data.find(_MANAGED, pos)
+        if start < 0:
+            break
+        end = data.find(b"]", start + len(_MANAGED))
+        if end < 0 or not data.startswith(_AFTER_META, end + 1):
+            break
+        parts.append(data[pos:start])
+        pos = end + 1
+    if not parts:
+        return data
+    parts.append(data[pos:])
+    return b"".join(parts)
+
+
 def parse_event(line: bytes | str) -> WatchEvent | None:
     """One watch line -> event; None for a blank or unreadable line (logged, never fatal: a line
     nested deeper than the parser allows is unreadable too)."""
     try:
-        data = orjson.loads(line)
+        data = orjson.loads(strip_managed_fields(line) if line.__class__ is bytes else line)
     except orjson.JSONDecodeError:
         if line and line.strip():
             log.warning("skipping a watch line that is not JSON: %.200r", line)
