@@ -97,6 +97,7 @@ class Actions:
     failed: int = 0
     window: list[float] = field(default_factory=list)
     scale_times: list[float] = field(default_factory=list)
+    refusals: dict[str, int] = field(default_factory=dict)  # "<action> <status>" -> count
 
     async def run(self, until: float) -> None:
         rng = random.Random(1)
@@ -113,8 +114,13 @@ class Actions:
             try:
                 r = await self.http.post(f"/api/actions/{kind}", json=body)
                 ok = r.status_code == 200
-            except httpx.HTTPError:
+                if not ok:
+                    self.refusals[f"{kind} {r.status_code}"] = (
+                        self.refusals.get(f"{kind} {r.status_code}", 0) + 1
+                    )
+            except httpx.HTTPError as e:
                 ok = False
+                self.refusals[type(e).__name__] = self.refusals.get(type(e).__name__, 0) + 1
             took = time.perf_counter() - t0
             self.window.append(took)
             if kind == "scale":
@@ -255,7 +261,7 @@ async def soak(server: subprocess.Popen[str], port: int, a: argparse.Namespace) 
         print(
             f"  RSS after {a.warmup:g} min warm-up {figures['rss_after_warmup_mb']:.1f} MB -> end "
             f"{figures['rss_end_mb']:.1f} MB, slope {slope:+.2f} MB/min over the rest; "
-            f"{actions.done} actions ({actions.failed} failed), "
+            f"{actions.done} actions ({actions.failed} refused: {actions.refusals}), "
             f"server {figures['server_cpu_cores']:.2f} cores"
         )
         if a.trace:
