@@ -23,6 +23,7 @@ DEFAULT_LIMITS = Limits()
 BUSY = "the console is busy running other commands; try again in a moment"
 # What GET /api/console/stream may run: a GET never changes the cluster (any page can send one).
 READ_VERBS = ("get", "describe", "version", "api-resources", "cluster-info", "rollout")
+DISCONNECT_POLL_SECONDS = 0.25  # how often a one-shot command looks whether the page stopped waiting
 
 
 @dataclass(frozen=True)
@@ -155,19 +156,34 @@ def console_router(
             return _error(404, f"no shipped manifest named {name}")
         return Response(text, media_type="text/plain; charset=utf-8")
 
+    async def collect(prepared: _Prepared) -> tuple[list[str], Finished]:
+        parts: list[str] = []
+        end = Finished(None)
+        async with contextlib.aclosing(run(prepared)) as items:
+            async for item in items:
+                if isinstance(item, Finished):
+                    end = item
+                else:
+                    parts.append(item)
+        return parts, end
+
     @router.post("/run")
-    async def run_once(request: Request) -> JSONResponse:
+    async def run_once(request: Request) -> Response:
         try:
             prepared = prepare(get_context(request), await read_body(request))
             async with slot():
-                parts: list[str] = []
-                end = Finished(None)
-                async with contextlib.aclosing(run(prepared)) as items:
-                    async for item in items:
-                        if isinstance(item, Finished):
-                            end = item
-                        else:
-                            parts.append(item)
+                task = asyncio.create_task(collect(prepared), name="console-run")
+                try:
+                    # the page's Stop closes the request: kubectl is stopped with it
+                    while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS))[0]:
+                        if await request.is_disconnected():
+                            return Response(status_code=499)
+                    parts, end = task.result()
+                finally:
+                    if not task.done():
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
         except _Rejected as e:
             return _error(e.status, e.message)
         return JSONResponse(
