@@ -397,6 +397,7 @@ class Measure:
     delivered: float  # share of (client, change) pairs delivered before the deadline
     server_cores: float  # server CPU seconds per wall second while the changes were made
     client_cores: float  # the same for all client processes together
+    cpu_us_per_delivery: float  # server CPU from the first change to the last delivery, per pair delivered
     rss_mb: float
 
 
@@ -470,6 +471,7 @@ def measure(server: subprocess.Popen[str], port: int, impl: str, n: int, a: argp
             time.sleep(0.1 if not a.verbose else 1.0)
         cpu1, client_cpu1, t1 = cpu_seconds(server.pid), clients.cpu_seconds(), time.monotonic()
         lat, missing = clients.finish(total, a.grace)
+        cpu2 = cpu_seconds(server.pid)
         return Measure(
             impl,
             n,
@@ -478,6 +480,7 @@ def measure(server: subprocess.Popen[str], port: int, impl: str, n: int, a: argp
             len(lat) / max(1, n * total),
             (cpu1 - cpu0) / max(t1 - t0, 1e-9),
             (client_cpu1 - client_cpu0) / max(t1 - t0, 1e-9),
+            (cpu2 - cpu0) / max(len(lat), 1) * 1e6,
             rss_mb(server.pid),
         )
     finally:
@@ -549,7 +552,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                         f"  run {run + 1} {impl:8} {n:5} clients: "
                         f"p50 {ms(m.p50):>6} ms  p99 {ms(m.p99):>6} ms"
                         f"  delivered {m.delivered:6.1%}  server {m.server_cores:.2f} cores, "
-                        f"clients {m.client_cores:.2f} cores  "
+                        f"clients {m.client_cores:.2f} cores, "
+                        f"server CPU {m.cpu_us_per_delivery:.1f} us a delivery  "
                         f"RSS {m.rss_mb:.0f} MB",
                         flush=True,
                     )
@@ -565,19 +569,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             row[impl] = (
                 statistics.median(m.p50 for m in runs),
                 statistics.median(m.p99 for m in runs),
-                statistics.median(m.server_cores for m in runs),
+                statistics.median(m.cpu_us_per_delivery for m in runs),
             )
             figures[f"{impl}_{n}_p50_ms"] = row[impl][0] * 1000
             figures[f"{impl}_{n}_p99_ms"] = row[impl][1] * 1000
-            figures[f"{impl}_{n}_server_cores"] = row[impl][2]
+            figures[f"{impl}_{n}_cpu_us_per_delivery"] = row[impl][2]
         line = f"  {n:5} clients:"
         for impl in impls:
-            p50, p99, cores = row[impl]
-            line += f"  {impl} p50 {ms(p50)} ms p99 {ms(p99)} ms ({cores:.2f} cores);"
+            p50, p99, cpu = row[impl]
+            line += f"  {impl} p50 {ms(p50)} ms, p99 {ms(p99)} ms, {cpu:.1f} us CPU a delivery;"
         if "baseline" in row and "new" in row:
             ratio = row["baseline"][1] / row["new"][1] if row["new"][1] else math.nan
+            cpu_ratio = row["baseline"][2] / row["new"][2] if row["new"][2] else math.nan
             figures[f"p99_ratio_{n}"] = ratio
-            line += f"  baseline/new p99 = {ratio:.1f}x"
+            figures[f"cpu_ratio_{n}"] = cpu_ratio
+            line += f"  baseline/new: p99 {ratio:.1f}x, CPU {cpu_ratio:.1f}x"
         print(line)
     return figures
 

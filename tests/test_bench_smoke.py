@@ -19,7 +19,7 @@ def test_fanout_bench_runs_both_streams_and_delivers_every_change(capsys):
     argv = ["--clients", "3", "--runs", "1", "--seconds", "0.5", "--rate", "20"]
     figures = bench_fanout.main([*argv, "--grace", "30", "--pods", "20", "--services", "2"])
     out = capsys.readouterr().out
-    assert "baseline/new p99" in out
+    assert "baseline/new: p99" in out
     for impl in ("baseline", "new"):
         assert 0 < figures[f"{impl}_3_p50_ms"] <= figures[f"{impl}_3_p99_ms"] < float("inf")
     assert figures["p99_ratio_3"] > 0
