@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -339,6 +340,7 @@ class EndpointsController:
         self._tracker = TriggerTimeTracker()
         # Per Service: the Service object the records were made for, and a record per pod.
         self._members: dict[Key, tuple[Obj, dict[str, Member]]] = {}
+        self._stale: dict[Key, list[Obj]] = {}  # pods whose records are still to remake (_warm_up)
         self._unsubscribe: Any = None
 
     def start(self) -> EndpointsController:
@@ -383,20 +385,30 @@ class EndpointsController:
         self._members[key] = (svc, fresh)
         return out
 
-    def _warm_up(self, key: Key, svc: Obj, pods: list[Obj]) -> bool:
+    def _warm_up(self, key: Key, svc: Obj, pods_of: Callable[[], list[Obj]]) -> bool:
         """When many pods changed since the last sync, remake a batch of their records and come
         back (records are pure functions of pod and Service: building them over several turns
         changes nothing but the length of each turn). True: not done yet."""
         cached = self._members.get(key)
         if cached is None or cached[0] is not svc:
             cached = self._members[key] = (svc, {})
+            self._stale.pop(key, None)
         records = cached[1]
-        stale = [p for p in pods if (m := records.get(p["metadata"]["name"])) is None or m.pod is not p]
-        if len(stale) <= WARM_UP_BATCH:
-            return False
+        todo = self._stale.get(key)
+        if todo is None:
+            todo = [
+                p for p in pods_of() if (m := records.get(p["metadata"]["name"])) is None or m.pod is not p
+            ]
+            if len(todo) <= WARM_UP_BATCH:
+                return False
+            self._stale[key] = todo  # worked off over the next turns without another scan
         cache = PortCache()
-        for pod in stale[:WARM_UP_BATCH]:
+        for pod in todo[-WARM_UP_BATCH:]:
+            pod = self.store.get("Pod", *key_of(pod)) or pod
             records[pod["metadata"]["name"]] = member(svc, pod, cache)
+        del todo[-WARM_UP_BATCH:]
+        if not todo:
+            del self._stale[key]
         self.queue.add(key)
         return True
 
@@ -407,6 +419,7 @@ class EndpointsController:
         if svc is None:
             self._tracker.forget(key)
             self._members.pop(key, None)
+            self._stale.pop(key, None)
             managed = (current or {}).get("metadata", {}).get("labels", {}) or {}
             if current is not None and managed.get(LABEL_ENDPOINTS_MANAGED_BY) == ENDPOINTS_CONTROLLER:
                 with self.queue.own_writes():
@@ -420,9 +433,9 @@ class EndpointsController:
         if is_external_name(svc) or selector is None:
             self._members.pop(key, None)
             return 1  # hand-written Endpoints are the user's (and the mirroring controller's)
-        pods = self.store.list("Pod", ns, selector, by_name=True)
-        if self._warm_up(key, svc, pods):
+        if self._warm_up(key, svc, lambda: self.store.list("Pod", ns, selector)):
             return WARM_UP_BATCH
+        pods = self.store.list("Pod", ns, selector, by_name=True)
         records = self._records(key, svc, pods)
         trigger = self._tracker.compute_times(svc, ((m.pod["metadata"]["name"], m.ready_at) for m in records))
         subsets, truncated = pack_endpoints(svc, records)

@@ -5,6 +5,7 @@ slices of every selector Service in step with its pods, through the store, on th
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,7 +34,7 @@ from app.sim.controllers.podutil import (
     should_set_hostname,
 )
 from app.sim.errors import ApiError
-from app.sim.store import ObjectStore, StoreEvent
+from app.sim.store import ObjectStore, StoreEvent, key_of
 
 Obj = dict[str, Any]
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -148,6 +149,7 @@ class EndpointSliceController:
         # Per Service: the Service object the records were made for; per family, a record per pod.
         self._members: dict[Key, tuple[Obj, dict[str, dict[str, SliceMember]]]] = {}
         self._writes: dict[Key, deque[tuple[str, Obj]]] = {}  # slice writes of a plan not yet made
+        self._stale: dict[Key, list[tuple[str, Obj]]] = {}  # records still to remake (see _warm_up)
         self._unsubscribe: Any = None
 
     # ---- lifecycle -------------------------------------------------------------
@@ -203,14 +205,15 @@ class EndpointSliceController:
             if svc is None:
                 self._tracker.forget(key)
             self._members.pop(key, None)
+            self._stale.pop(key, None)
             self._apply(key, packing.SlicePlan(delete=self._existing(ns, name)), None, svc)
             return 1
         selector = selector_of(svc) or {}
-        pods = self.store.list("Pod", ns, selector, by_name=True)
         families = ip_families(svc)
         publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
-        if self._warm_up(key, svc, pods, families, publish):
+        if self._warm_up(key, svc, lambda: self.store.list("Pod", ns, selector), families, publish):
             return WARM_UP_BATCH
+        pods = self.store.list("Pod", ns, selector, by_name=True)
         existing = self._existing(ns, name)
         cached = self._members.get(key)
         old_members = cached[1] if cached is not None and cached[0] is svc else {}
@@ -271,29 +274,39 @@ class EndpointSliceController:
         self._apply(key, plan, trigger, svc)
         return len(pods) + 1
 
-    def _warm_up(self, key: Key, svc: Obj, pods: list[Obj], families: list[str], publish: bool) -> bool:
+    def _warm_up(
+        self, key: Key, svc: Obj, pods_of: Callable[[], list[Obj]], families: list[str], publish: bool
+    ) -> bool:
         """When many pods changed since the last sync, remake a batch of their records and come
         back (the records are pure functions of pod, node and Service, so building them over
         several turns changes nothing but the length of each turn). True: not done yet."""
         cached = self._members.get(key)
         if cached is None or cached[0] is not svc:
             cached = self._members[key] = (svc, {f: {} for f in families})
-        stale = [
-            (family, pod)
-            for family in families
-            for pod in pods
-            if (m := cached[1].setdefault(family, {}).get(pod["metadata"]["name"])) is None
-            or m.pod is not pod
-        ]
-        if len(stale) <= WARM_UP_BATCH:
-            return False
+            self._stale.pop(key, None)
+        todo = self._stale.get(key)
+        if todo is None:
+            todo = [
+                (family, pod)
+                for family in families
+                for pod in pods_of()
+                if (m := cached[1].setdefault(family, {}).get(pod["metadata"]["name"])) is None
+                or m.pod is not pod
+            ]
+            if len(todo) <= WARM_UP_BATCH:
+                return False
+            self._stale[key] = todo  # worked off over the next turns without another scan
         shared_ports: dict[packing.PortKey, list[Obj]] = {}
-        for family, pod in stale[:WARM_UP_BATCH]:
+        for family, pod in todo[-WARM_UP_BATCH:]:
+            pod = self.store.get("Pod", *key_of(pod)) or pod
             node_name = (pod.get("spec") or {}).get("nodeName") or ""
             node = self.store.get("Node", "", node_name) if node_name else None
-            cached[1][family][pod["metadata"]["name"]] = slice_member(
+            cached[1].setdefault(family, {})[pod["metadata"]["name"]] = slice_member(
                 svc, pod, node, family, publish, shared_ports
             )
+        del todo[-WARM_UP_BATCH:]
+        if not todo:
+            del self._stale[key]
         self.queue.add(key)
         return True
 
