@@ -35,9 +35,11 @@ import { charsIn, ellipsize, fit, textWidth, wrap } from "./topology-text.js";
  *   markedService?: boolean,
  *   orphans?: PodView[],
  *   sent?: {sent: number, failed: number}|null,
+ *   sliceFrom?: number,
  * }} LayoutOptions
  *   isExpanded: whether a slice is drawn endpoint by endpoint (else one bundle per node);
- *   hits: requests per endpoint IP; orphans: pods of the Service's namespace that match no Service
+ *   hits: requests per endpoint IP; orphans: pods of the Service's namespace that match no Service;
+ *   sliceFrom: the first slice drawn (a Service of more than SLICES_MAX slices is drawn a page at a time)
  * @typedef {{width: number, height: number, boxes: Box[], links: Link[], routes: Map<string, Route>,
  *   service: {x: number, y: number}, summary: string, rows: number, folded: number}} Layout
  */
@@ -46,7 +48,7 @@ import { charsIn, ellipsize, fit, textWidth, wrap } from "./topology-text.js";
 export const FOLD_OVER = 24;
 /** Endpoint rows drawn at most (opened slices beyond it are drawn folded): the DOM stays bounded. */
 export const ROWS_MAX = 400;
-/** Slices drawn at most; the rest are counted in one box. */
+/** Slices drawn at once; the others are counted in a box before and after, which page through them. */
 export const SLICES_MAX = 40;
 /** Pods without an endpoint, and pods matching no Service, drawn per node (the rest are counted). */
 export const EXTRA_PER_NODE = 8;
@@ -124,6 +126,16 @@ function labelsText(pod) {
     .join(", ");
 }
 
+/**
+ * The first slice of the page of slices that holds `from` (pages of SLICES_MAX).
+ * @param {number} count slices the Service has
+ * @param {number} from
+ */
+export function sliceWindow(count, from) {
+  const last = Math.max(0, Math.ceil(count / SLICES_MAX) - 1);
+  return Math.min(last, Math.max(0, Math.floor(from / SLICES_MAX))) * SLICES_MAX;
+}
+
 /** @param {ServiceView} svc */
 function portsLine(svc) {
   const p = (svc.ports || [])[0];
@@ -167,8 +179,10 @@ export function layoutTopology(model, svc, opt) {
 
   // ---- which slices are open, which rows each node holds
   const allSlices = svc.slices || [];
-  const slices = allSlices.slice(0, SLICES_MAX);
-  const hiddenSlices = allSlices.slice(SLICES_MAX);
+  const from = sliceWindow(allSlices.length, opt.sliceFrom || 0);
+  const slices = allSlices.slice(from, from + SLICES_MAX);
+  const before = allSlices.slice(0, from);
+  const after = allSlices.slice(from + SLICES_MAX);
   let openRows = 0;
   /** @type {boolean[]} */
   const open = slices.map((s) => {
@@ -220,7 +234,12 @@ export function layoutTopology(model, svc, opt) {
     if (!open[i]) folded += (slice.endpoints || []).length;
     sliceTally.push(t);
   });
-  for (const slice of hiddenSlices) for (const ep of slice.endpoints || []) if (ep.pod) endpointPods.add(ep.pod);
+  for (const slice of [...before, ...after]) {
+    for (const ep of slice.endpoints || []) {
+      if (ep.pod) endpointPods.add(ep.pod);
+      bump(total, stateOf(ep.state));
+    }
+  }
   // pods the selector matches that no slice lists, then pods of the namespace no Service selects
   /** @type {Map<string, number>} */
   const extras = new Map();
@@ -363,8 +382,31 @@ export function layoutTopology(model, svc, opt) {
     leftBottom += 0.6 * r + d.h;
   }
 
-  // ---- the slices, stacked under the Service
+  // ---- the slices, stacked under the Service (a page of them, between what comes before and after)
   let ly = leftBottom + 0.9 * r;
+  /** @param {import("../model.js").SliceView[]} hidden @param {"before"|"after"} where */
+  const pager = (hidden, where) => {
+    const n = hidden.reduce((a, sl) => a + (sl.endpoints || []).length, 0);
+    const s = stack(lx + pad, ly, [
+      ...wrap(where === "before" ? `▴ ${plural(hidden.length, "slice")} before` : `▾ ${plural(hidden.length, "more slice")}`, fs.base, lw - 2 * pad, 2).map((t) => ({ text: t, size: fs.base, cls: "action" })),
+      { text: fit(plural(n, "endpoint"), fs.meta, lw - 2 * pad), size: fs.meta, cls: "meta" },
+      { text: "press to show", size: fs.meta, cls: "meta" },
+    ]);
+    boxes.push({
+      key: `slices-${where}`,
+      kind: "more-slices",
+      x: lx,
+      y: ly,
+      w: lw,
+      h: s.h,
+      state: "none",
+      lines: s.lines,
+      label: `${plural(hidden.length, "slice")} with ${plural(n, "endpoint")} ${where === "before" ? "before these" : "after these"}; press to draw them`,
+      action: where === "before" ? "page|prev" : "page|next",
+    });
+    ly += s.h + 0.7 * r;
+  };
+  if (before.length) pager(before, "before");
   /** @type {number[]} */
   const sliceAnchor = [];
   slices.forEach((slice, i) => {
@@ -396,15 +438,7 @@ export function layoutTopology(model, svc, opt) {
     sliceAnchor.push(ly + 1.6 * r);
     ly += s.h + 0.7 * r;
   });
-  if (hiddenSlices.length) {
-    const n = hiddenSlices.reduce((a, s) => a + (s.endpoints || []).length, 0);
-    const s = stack(lx + pad, ly, [
-      { text: `+${plural(hiddenSlices.length, "more slice")}`, size: fs.base, cls: "name" },
-      { text: `${plural(n, "endpoint")} not drawn`, size: fs.meta, cls: "meta" },
-    ]);
-    boxes.push({ key: "more-slices", kind: "more-slices", x: lx, y: ly, w: lw, h: s.h, state: "none", lines: s.lines, label: `${hiddenSlices.length} more slices with ${n} endpoints, not drawn` });
-    ly += s.h + 0.7 * r;
-  }
+  if (after.length) pager(after, "after");
   // Service → slices: a trunk down from the Service, one branch per slice
   if (slices.length) {
     links.push({
@@ -698,6 +732,7 @@ export function layoutTopology(model, svc, opt) {
   const nEp = total.ready + total.notReady + total.terminating;
   const summary =
     `${svc.name}: ${plural(nEp, "endpoint")} in ${plural(allSlices.length, "slice")} (${tallyWords(total)})` +
+    `${before.length || after.length ? `, slices ${from + 1}–${from + slices.length} drawn` : ""}` +
     `${folded ? `, ${folded} of them folded into bundles` : ""}; ` +
     `${plural(noEndpoint, "matching pod")} without an endpoint; ${plural(orphans.length, "pod")} in ${ns} ${orphans.length === 1 ? "matches" : "match"} no Service.`;
   return { width, height, boxes, links, routes, service: { x: svcTrunkX, y: svcAnchor }, summary, rows: rowCount, folded };

@@ -12,7 +12,7 @@ import { motionAllowed, spend } from "./motion.js";
 import { namesService } from "./highlight.js";
 import { readViewState, writeViewState } from "./search.js";
 import { bounce, fly } from "./topology-flights.js";
-import { FOLD_OVER, ROWS_MAX, layoutTopology } from "./topology-layout.js";
+import { FOLD_OVER, ROWS_MAX, SLICES_MAX, layoutTopology, sliceWindow } from "./topology-layout.js";
 import { createScene, svgEl } from "./topology-svg.js";
 
 /** Services offered in the picker at most (the search box finds any other). */
@@ -99,6 +99,8 @@ export function createTopology(root, toggle, deps) {
   let rem = 0;
   /** Slices the user opened or folded, per Service: "svc|slice" → open. @type {Map<string, boolean>} */
   const choice = new Map();
+  /** The first slice drawn, per Service (a Service of many slices is drawn a page at a time). @type {Map<string, number>} */
+  const sliceFrom = new Map();
   /** Slices opened by the user, oldest first (the oldest folds when too many rows are open). @type {string[]} */
   const opened = [];
   /** Pods matching no Service, by namespace. @type {Map<string, Set<string>>} */
@@ -185,8 +187,18 @@ export function createTopology(root, toggle, deps) {
     if (!drawnKey || !model) return;
     const svc = model.services[drawnKey];
     const anyOpen = svc && layout && layout.boxes.some((b) => b.kind === "slice" && b.expanded === true);
-    for (const slice of (svc && svc.slices) || []) {
-      if ((slice.endpoints || []).length > FOLD_OVER) setChoice(drawnKey, slice.name, !anyOpen);
+    // fold them all, or open the slices drawn, in order, as many as the row cap allows
+    const all = (svc && svc.slices) || [];
+    const from = sliceWindow(all.length, sliceFrom.get(drawnKey) || 0);
+    let rows = 0;
+    for (const slice of all.slice(from, from + SLICES_MAX)) {
+      const n = (slice.endpoints || []).length;
+      if (anyOpen) {
+        if (n > FOLD_OVER) setChoice(drawnKey, slice.name, false);
+      } else if (rows + n <= ROWS_MAX) {
+        rows += n;
+        if (n > FOLD_OVER) setChoice(drawnKey, slice.name, true);
+      }
     }
     dirty = true;
     deps.request();
@@ -197,6 +209,13 @@ export function createTopology(root, toggle, deps) {
     const hit = t && t.closest("[data-action]");
     const action = hit && hit.getAttribute("data-action");
     if (action && action.startsWith("slice|")) toggleSlice(action.slice(6));
+    else if ((action === "page|prev" || action === "page|next") && drawnKey && model && model.services[drawnKey]) {
+      const count = (model.services[drawnKey].slices || []).length;
+      const at = sliceWindow(count, sliceFrom.get(drawnKey) || 0);
+      sliceFrom.set(drawnKey, sliceWindow(count, at + (action === "page|next" ? SLICES_MAX : -SLICES_MAX)));
+      dirty = true;
+      deps.request();
+    }
   });
   svg.addEventListener("keydown", (ev) => {
     if (ev.key !== "Enter" && ev.key !== " ") return;
@@ -233,7 +252,10 @@ export function createTopology(root, toggle, deps) {
     const svc = model.services[drawnKey];
     const s = svc && (svc.slices || []).find((x) => x.name === slice);
     if (!svc || !s) return;
-    setChoice(drawnKey, slice, !isExpanded(drawnKey, s));
+    // as drawn (the row cap may draw a slice folded that was asked open)
+    const box = layout && layout.boxes.find((b) => b.key === `slice|${slice}`);
+    const open = box && typeof box.expanded === "boolean" ? box.expanded : isExpanded(drawnKey, s);
+    setChoice(drawnKey, slice, !open);
     foldOldest(svc);
     dirty = true;
     deps.request();
@@ -242,8 +264,10 @@ export function createTopology(root, toggle, deps) {
   /** Too many rows open: fold the slices opened longest ago. @param {ServiceView} svc */
   function foldOldest(svc) {
     const size = (/** @type {string} */ name) => ((svc.slices || []).find((x) => x.name === name)?.endpoints || []).length;
+    const all = svc.slices || [];
+    const from = sliceWindow(all.length, sliceFrom.get(svc.key) || 0);
     let rows = 0;
-    for (const s of svc.slices || []) if (isExpanded(svc.key, s)) rows += (s.endpoints || []).length;
+    for (const s of all.slice(from, from + SLICES_MAX)) if (isExpanded(svc.key, s)) rows += (s.endpoints || []).length;
     for (const id of [...opened]) {
       if (rows <= ROWS_MAX) break;
       if (!id.startsWith(`${svc.key}|`)) continue;
@@ -362,6 +386,7 @@ export function createTopology(root, toggle, deps) {
       markedService: deps.highlight.service(key),
       orphans,
       sent: trafficOn || tally.sent ? tally : null,
+      sliceFrom: sliceFrom.get(key) || 0,
     });
     scene.draw(layout, draws > 0 && drawnKeyStable);
     drawnKeyStable = true;
@@ -478,13 +503,17 @@ export function createTopology(root, toggle, deps) {
       select(key);
       const svc = model.services[key];
       const pod = options.podKey ? nameOf(options.podKey) : null;
-      for (const slice of svc.slices || []) {
+      let found = false;
+      (svc.slices || []).forEach((slice, i) => {
         const has = (slice.endpoints || []).some((ep) => (pod && ep.pod === pod) || (options.ip && ep.ip === options.ip));
-        if (has && !isExpanded(key, slice)) {
+        if (!has || found) return;
+        found = true;
+        sliceFrom.set(key, sliceWindow((svc.slices || []).length, i));
+        if (!isExpanded(key, slice)) {
           setChoice(key, slice.name, true);
           foldOldest(svc);
         }
-      }
+      });
       dirty = true;
       if (pendingReveal) pendingReveal.resolve(null);
       return new Promise((resolve) => {
