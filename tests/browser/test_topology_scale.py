@@ -23,6 +23,8 @@ BIG = "default/shipping-api-service"  # 1,100 endpoints: eleven full slices over
 HUGE = "default/huge-service"  # 10,000 endpoints: a hundred slices
 DOM_LIMIT = 15_000
 WAIT_MS = 60_000
+# the endpoint boxes of the slice `name` (in a JS function of `name`)
+ENDPOINTS_OF = "document.querySelectorAll(`#topology g.tb[data-kind=endpoint][data-key^='ep|${name}|']`)"
 GLYPHS = re.compile(r"✓(\d+) ✕(\d+) ⊘(\d+)")
 
 # Every text of the diagram against its box (the layout computes widths; here the browser measures
@@ -37,10 +39,12 @@ TEXT_FITS = """() => {
             const len = t.getComputedTextLength();
             const at = Number(t.getAttribute('x'));
             const start = t.getAttribute('text-anchor') === 'end' ? at - len : at;
-            if (start < x - 1 || start + len > x + w + 1) bad.push([g.dataset.key, t.textContent, start, len, x, w]);
+            const out = start < x - 1 || start + len > x + w + 1;
+            if (out) bad.push([g.dataset.key, t.textContent, start, len, x, w]);
         }
     }
-    const sizes = [...document.querySelectorAll('#topology text')].map((t) => Number(t.getAttribute('font-size')));
+    const texts = [...document.querySelectorAll('#topology text')];
+    const sizes = texts.map((t) => Number(t.getAttribute('font-size')));
     return {bad, minSize: Math.min(...sizes), texts: sizes.length};
 }"""
 
@@ -172,7 +176,7 @@ def test_1100_endpoints_fold_into_counted_bundles_that_open(page: Any, big_url: 
     box = page.locator(f'#topology g.tb[data-key="slice|{third["name"]}"]')
     box.click()
     page.wait_for_function(
-        "(name) => document.querySelectorAll(`#topology g.tb[data-kind=endpoint][data-key^='ep|${name}|']`).length === 100",
+        f"(name) => {ENDPOINTS_OF}.length === 100",
         arg=third["name"],
         timeout=WAIT_MS,
     )
@@ -219,7 +223,7 @@ def test_the_diagram_follows_churn_on_10000_pods(page: Any, big_url: str) -> Non
     first = get_json(big_url + "api/snapshot")["services"][BIG]["slices"][0]["name"]
     page.evaluate("(name) => window.slicescope.topology.setExpanded(name, true)", first)
     page.wait_for_function(
-        "(name) => document.querySelectorAll(`#topology g.tb[data-kind=endpoint][data-key^='ep|${name}|']`).length === 100",
+        f"(name) => {ENDPOINTS_OF}.length === 100",
         arg=first,
         timeout=WAIT_MS,
     )
@@ -240,8 +244,7 @@ def test_the_diagram_follows_churn_on_10000_pods(page: Any, big_url: str) -> Non
     expected = {k: v for k, v in _expected_bundles(svc).items() if k[0] != first}
     assert _drawn_bundles(page) == expected
     states = page.evaluate(
-        """(name) => Object.fromEntries([...document.querySelectorAll(`#topology g.tb[data-kind=endpoint][data-key^='ep|${name}|']`)]
-            .map((g) => [g.dataset.ip, g.dataset.state]))""",
+        f"(name) => Object.fromEntries([...{ENDPOINTS_OF}].map((g) => [g.dataset.ip, g.dataset.state]))",
         first,
     )
     assert states == {ep["ip"]: ep["state"] for ep in svc["slices"][0]["endpoints"]}
