@@ -364,6 +364,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runqueue_seconds(pid: int) -> float:
+    """Time the process's main thread spent runnable but waiting for a CPU (Linux schedstat)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return math.nan
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -374,7 +382,7 @@ def rss_mb(pid: int) -> float:
 def http_json(port: int, method: str, path: str) -> dict[str, Any]:
     import httpx
 
-    r = httpx.request(method, f"http://127.0.0.1:{port}{path}", timeout=30)
+    r = httpx.request(method, f"http://127.0.0.1:{port}{path}", timeout=300)
     r.raise_for_status()
     return r.json()
 
@@ -398,6 +406,7 @@ class Measure:
     server_cores: float  # server CPU seconds per wall second while the changes were made
     client_cores: float  # the same for all client processes together
     cpu_us_per_delivery: float  # server CPU from the first change to the last delivery, per pair delivered
+    starved: float  # share of the changes' time the server was ready to run but had no CPU
     rss_mb: float
 
 
@@ -464,12 +473,14 @@ def measure(server: subprocess.Popen[str], port: int, impl: str, n: int, a: argp
         clients.start()
         time.sleep(1.0)  # let the snapshots drain
         cpu0, client_cpu0, t0 = cpu_seconds(server.pid), clients.cpu_seconds(), time.monotonic()
+        wait0 = runqueue_seconds(server.pid)
         total = http_json(port, "POST", f"/bench/drive?rate={a.rate}&seconds={a.seconds}")["total"]
         while (status := http_json(port, "GET", "/bench/status"))["driving"]:
             if a.verbose:
                 print(f"      {status}")
             time.sleep(0.1 if not a.verbose else 1.0)
         cpu1, client_cpu1, t1 = cpu_seconds(server.pid), clients.cpu_seconds(), time.monotonic()
+        wait1 = runqueue_seconds(server.pid)
         lat, missing = clients.finish(total, a.grace)
         cpu2 = cpu_seconds(server.pid)
         return Measure(
@@ -481,6 +492,7 @@ def measure(server: subprocess.Popen[str], port: int, impl: str, n: int, a: argp
             (cpu1 - cpu0) / max(t1 - t0, 1e-9),
             (client_cpu1 - client_cpu0) / max(t1 - t0, 1e-9),
             (cpu2 - cpu0) / max(len(lat), 1) * 1e6,
+            (wait1 - wait0) / max(t1 - t0, 1e-9),
             rss_mb(server.pid),
         )
     finally:
@@ -553,7 +565,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                         f"p50 {ms(m.p50):>6} ms  p99 {ms(m.p99):>6} ms"
                         f"  delivered {m.delivered:6.1%}  server {m.server_cores:.2f} cores, "
                         f"clients {m.client_cores:.2f} cores, "
-                        f"server CPU {m.cpu_us_per_delivery:.1f} us a delivery  "
+                        f"server CPU {m.cpu_us_per_delivery:.1f} us a delivery, "
+                        f"waited for a CPU {m.starved:.0%} of the time  "
                         f"RSS {m.rss_mb:.0f} MB",
                         flush=True,
                     )
@@ -584,7 +597,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             figures[f"p99_ratio_{n}"] = ratio
             figures[f"cpu_ratio_{n}"] = cpu_ratio
             line += f"  baseline/new: p99 {ratio:.1f}x, CPU {cpu_ratio:.1f}x"
-        print(line)
+        starved = statistics.median(m.starved for impl in impls for m in results[(impl, n)])
+        figures[f"starved_{n}"] = starved
+        print(line + f"  (the server waited for a CPU {starved:.0%} of the time)")
     return figures
 
 
