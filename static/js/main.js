@@ -14,7 +14,7 @@ import { token } from "./http.js";
 import { createConsole } from "./render/console.js";
 import { createHeaderView } from "./render/header.js";
 import { createHighlight } from "./render/highlight.js";
-import { createLesson } from "./render/lesson.js";
+import { createLesson, revealTarget } from "./render/lesson.js";
 import { beginFrame, skippedCount } from "./render/motion.js";
 import { createOrphansView } from "./render/orphans.js";
 import { createPanel } from "./render/panel.js";
@@ -79,6 +79,7 @@ function role() {
   return token() ? "presenter" : "viewer";
 }
 const isViewer = () => role() === "viewer";
+const isReplay = () => Boolean(model && model.meta.cluster && model.meta.cluster.mode === "replay");
 
 const highlight = createHighlight();
 const servicesRoot = /** @type {HTMLElement} */ (document.getElementById("services"));
@@ -112,11 +113,15 @@ const lesson = createLesson(lessonRoot, {
   restart: routes.restartScenario,
   stop: routes.stopScenario,
   isViewer,
+  isReplay,
   onStep(state) {
-    // a viewer's panel opens by itself when the presenter starts a lesson
-    if (state && isViewer() && !lesson.isOpen) setLessonOpen(true);
+    // a viewer's panel opens by itself when the presenter starts a lesson, a replay's when it got to one
+    if (state && (isViewer() || isReplay()) && !lesson.isOpen) setLessonOpen(true);
+    if (!state && isReplay() && lesson.isOpen) setLessonOpen(false);
     if (state) revealHighlighted();
   },
+  // what the step names may have come (or moved) while it played
+  onSettled: () => revealHighlighted(),
 });
 /** @param {boolean} open */
 function setLessonOpen(open) {
@@ -155,19 +160,15 @@ const replay = createReplay(part(document.body, "replay"), part(document.body, "
   recordStop: routes.recordStop,
 });
 
-/** On a new step, bring what it names into view: a pod it names in its Service, else the first Service. */
+/** Bring what the lesson step names into view: a pod it names (in its Service, or among the pods matching none), else its Service. */
 function revealHighlighted() {
   if (!model || topology.isOn) return; // the diagram follows the lesson's Service itself
-  for (const podKey of highlight.pods) {
-    const pod = model.pods[podKey];
-    const home = pod && ((pod.endpointOf && pod.endpointOf[0]) || (pod.services && pod.services[0]));
-    if (home) {
-      services.reveal(home, { podKey, mark: false, expand: false });
-      return;
-    }
+  const target = revealTarget(model, highlight, services.order());
+  if (target && target.service) services.reveal(target.service, { podKey: target.podKey, mark: false, expand: false });
+  else if (target && target.podKey) {
+    const sel = `#orphans [data-pod-key="${CSS.escape(target.podKey)}"]`;
+    frame.read(() => document.querySelector(sel)?.scrollIntoView({ block: "nearest" }));
   }
-  const first = services.order().find((k) => highlight.service(k));
-  if (first) services.reveal(first, { mark: false, expand: false });
 }
 
 function scheduleRenderAll() {
@@ -241,8 +242,9 @@ function render() {
     document.documentElement.dataset.mode = mode;
     kubectl.setAvailable(mode === "sim" && r !== "viewer");
     replay.setMode(mode);
-    if (r === "viewer") traffic.stopAll();
+    if (r === "viewer" || mode === "replay") traffic.stopAll();
   }
+  if (changes.all || changes.meta || changes.services.size) kubectl.suggest(model, lesson.commands);
   renders += 1;
   const now = performance.now();
   longestRender = Math.max(longestRender, now - started);
@@ -342,7 +344,7 @@ document.addEventListener("click", (ev) => {
   const hit = target && target.closest("main [data-pod-key]");
   if (hit && model) {
     const key = /** @type {HTMLElement} */ (hit).dataset.podKey;
-    if (key) panel.openPod(key, model);
+    if (key) panel.openPod(key, model, /** @type {HTMLElement} */ (hit));
   }
 });
 

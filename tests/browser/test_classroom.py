@@ -16,6 +16,43 @@ pytestmark = pytest.mark.browser
 SHIPPING = "default/shipping-api-service"
 TOKEN = "presenter-t0ken"
 
+# Where the lesson panel does not show its step whole in the window: parts outside the window or under
+# the header, a middle that scrolls (words cut off), type too small for the back row.
+LAYOUT_JS = """() => {
+    const l = document.getElementById('lesson');
+    const top = document.getElementById('top').getBoundingClientRect().bottom;
+    const problems = [];
+    const inside = (name, node) => {
+        const b = node.getBoundingClientRect();
+        const out = b.top < top - 0.5 || b.bottom > innerHeight + 0.5 || b.left < 0 || b.right > innerWidth;
+        if (b.height === 0) problems.push(`${name} is not shown`);
+        else if (out) problems.push(`${name} is outside the window (${b.top}..${b.bottom}, ${innerHeight})`);
+    };
+    const parts = ['step', 'step-title', 'narration', 'progress'];
+    if (l.dataset.readonly !== 'yes') parts.push('back', 'next', 'restart');
+    inside('the lesson panel', l);
+    for (const p of parts) inside(p, l.querySelector(`[data-part=${p}]`));
+    for (const c of l.querySelectorAll('[data-part=checks] .check')) inside(`check "${c.textContent}"`, c);
+    const middle = l.querySelector('.lesson-scroll');
+    if (middle.scrollHeight > middle.clientHeight + 1)
+        problems.push(`the lesson's words scroll (${middle.scrollHeight} px in ${middle.clientHeight})`);
+    const size = parseFloat(getComputedStyle(l.querySelector('[data-part=narration]')).fontSize);
+    if (size < 19) problems.push(`the narration is set in ${size}px type`);
+    const hourglass = document.body.innerText.includes('\\u23f3');
+    if (hourglass) problems.push('an hourglass glyph (an empty box in Debian Chromium)');
+    return problems;
+}"""
+
+# Whether what the step highlights is in the window (below the header): "shown", or "none" when
+# nothing is drawn marked; null (not yet) otherwise.
+HIGHLIGHT_SHOWN_JS = """() => {
+    const top = document.getElementById('top').getBoundingClientRect().bottom;
+    const marked = [...document.querySelectorAll('main .is-highlighted')];
+    if (!marked.length) return 'none';
+    return marked.some((n) => { const b = n.getBoundingClientRect();
+        return b.height > 0 && b.bottom > top + 8 && b.top < innerHeight - 8; }) ? 'shown' : null;
+}"""
+
 
 @pytest.fixture
 def present_url(browser_context: Any) -> Iterator[str]:

@@ -1,7 +1,9 @@
-"""Every built-in scenario stepped with the keyboard in headless Chromium against the real server: at
-each step the page shows the step's narration, "Step N of M", every check ✓, and a diagram (Service
-cards' ready / not ready / terminating counts and slices, the pods matching no Service) that agrees
-with the step's `expect`."""
+"""Every built-in scenario stepped with the keyboard in headless Chromium against the real server, at
+several sim speeds and in projector-sized windows (1280x720, 1600x900): at each step the page shows
+the step's narration, "Step N of M", every check ✓, and a diagram (Service cards' ready / not ready /
+terminating counts and slices, the pods matching no Service) that agrees with the step's `expect`; no
+check is ever shown failed (pending while a step plays); the lesson's step, narration, checks and
+buttons are in the window, whole, without scrolling; what the step highlights is brought into view."""
 
 from __future__ import annotations
 
@@ -15,19 +17,36 @@ import pytest
 from app.scenarios import builtin_scenarios
 from app.scenarios.format import Scenario, ServiceCheck, Step, UnmatchedPodsCheck
 from tests.browser.conftest import _close_pages, _real_app_available
-from tests.browser.test_classroom import _start
+from tests.browser.test_classroom import HIGHLIGHT_SHOWN_JS, LAYOUT_JS, _start
 
 pytestmark = pytest.mark.browser
 
 SCENARIOS: dict[str, Scenario] = builtin_scenarios()
 BIG = "scaling-past-100"  # 1050 pods: more time per step
-# Simulated seconds per real second. Any speed gives the same steps: the server holds the clock
-# between steps and plays each step's waits on it, so a step ends exactly where its checks look
-# (tests/classroom/test_lessons_keep_their_word.py steps every lesson at 1, 5 and 20 on a fake
-# loaded clock); here the speed only sets how long the waits take.
-SPEED = 100.0
+# Simulated seconds per real second, each with a window size. Any speed gives the same steps: the
+# server holds the clock between steps and plays each step's waits on it, so a step ends exactly where
+# its checks look (tests/classroom/test_lessons_keep_their_word.py steps every lesson at 1, 5 and 20
+# on a fake loaded clock); here the speed sets how long the waits take, so what the page shows while a
+# step plays (pending checks, the busy line) is seen for longer or shorter.
+RUNS = {5.0: (1280, 720), 20.0: (1600, 900), 100.0: (1280, 720)}
+# At speed 1 a step's waits take their simulated time in real time: the lessons whose waits add up to
+# a minute at most (the others would hold the suite for minutes)
+REAL_TIME = (1.0, (1600, 900))
+REAL_TIME_MAX_WAITS = 60.0
 SETTLE_MARGIN = 60.0  # real seconds on top of a step's own waits (page round trips, rendering): a ceiling
 BIG_MARGIN = 90.0  # 800 pods created, scheduled, probed and drawn on a 2-core machine
+
+# Every check mark drawn while the lesson runs, frame by frame: a failed one is never to be seen.
+WATCH_CHECKS_JS = """() => {
+    window.__failedChecks = [];
+    const look = () => {
+        for (const c of document.querySelectorAll('#lesson .check[data-ok=false]'))
+            window.__failedChecks.push(
+                document.querySelector('#lesson [data-part=step]').textContent + ': ' + c.textContent);
+        requestAnimationFrame(look);
+    };
+    requestAnimationFrame(look);
+}"""
 
 # Read in one go, in the animation frame in which the step is first seen finished (the clock is held
 # from then on, so a later frame would show the same).
@@ -152,17 +171,19 @@ def _diagram_problems(step: Step, view: dict[str, Any]) -> tuple[list[str], int]
     return problems, compared
 
 
-def _step_through(page: Any, base: str, name: str, margin: float) -> list[tuple[int, float]]:
+def _step_through(page: Any, base: str, name: str, speed: float, margin: float) -> list[tuple[int, float]]:
     """Start `name` from the lesson panel and step it to the end with the keyboard, checking each
     step in the page. Returns (step, real seconds) for each step."""
     scenario = SCENARIOS[name]
-    speed = SPEED
     total = len(scenario.steps)
     page.goto(base)
     _start(page, name)
+    page.evaluate(WATCH_CHECKS_JS)
     first = _step_view(page, f"Ready · {total} steps", margin)
     assert first["narration"].strip() == scenario.summary.strip()
     assert first["checks"] == []
+    assert page.evaluate(LAYOUT_JS) == [], f"{name} before step 1"
+    shown = 0
 
     timings: list[tuple[int, float]] = []
     compared = 0
@@ -184,8 +205,12 @@ def _step_through(page: Any, base: str, name: str, margin: float) -> list[tuple[
         assert not problems, (
             f"{where}: the diagram disagrees with the step's expect: {problems}; drawn {view['cards']}"
         )
+        assert page.evaluate(LAYOUT_JS) == [], where
+        shown += page.wait_for_function(HIGHLIGHT_SHOWN_JS, timeout=60_000).json_value() == "shown"
 
     assert compared >= total, f"{name}: only {compared} drawn numbers compared with the expectations"
+    assert shown >= total // 2, f"{name}: what the steps highlight was in view at {shown} of {total} steps"
+    assert page.evaluate("window.__failedChecks") == [], "a check was shown failed while the lesson ran"
     assert page.locator("#lesson [data-part=next]").inner_text().startswith("Done")
     # one more key press at the end changes nothing
     page.keyboard.press("ArrowRight")
@@ -196,14 +221,32 @@ def _step_through(page: Any, base: str, name: str, margin: float) -> list[tuple[
     return timings
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_scenario_stepped_in_the_page(page: Any, browser_context: Any, name: str) -> None:
+def _runs() -> list[Any]:
+    out = [
+        pytest.param(name, speed, size, id=f"{name}-x{speed:g}")
+        for name in sorted(SCENARIOS)
+        for speed, size in RUNS.items()
+    ]
+    speed, size = REAL_TIME
+    for name in sorted(SCENARIOS):
+        if sum(_wait_seconds(step) for step in SCENARIOS[name].steps) <= REAL_TIME_MAX_WAITS:
+            out.append(pytest.param(name, speed, size, id=f"{name}-x{speed:g}"))
+    return out
+
+
+@pytest.mark.parametrize(("name", "speed", "size"), _runs())
+def test_scenario_stepped_in_the_page(
+    page: Any, browser_context: Any, name: str, speed: float, size: tuple[int, int]
+) -> None:
     # scaling-past-100 makes 1050 pods live (about 25 s here on 2 cores): more time per step
     margin = BIG_MARGIN if name == BIG else SETTLE_MARGIN
-    with _server(browser_context, SPEED) as base:
-        timings = _step_through(page, base, name, margin)
-    print(f"{name}: real seconds per step {timings}")
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    with _server(browser_context, speed) as base:
+        timings = _step_through(page, base, name, speed, margin)
+    print(f"{name} at x{speed:g}, {size[0]}x{size[1]}: real seconds per step {timings}")
 
 
 def test_every_builtin_scenario_is_there() -> None:
     assert len(SCENARIOS) == 8 and BIG in SCENARIOS
+    # every lesson at three speeds, and the ones with a minute of waits at most in real time too
+    assert len(_runs()) == 3 * len(SCENARIOS) + 3

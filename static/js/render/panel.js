@@ -13,6 +13,18 @@ import { el, labelText, part, setText } from "../dom.js";
  */
 
 /**
+ * Where the panel opens: over the side column (the lesson, or the pods matching no Service and the
+ * timeline), so the Services' chips stay in sight; over the Services when what was clicked is in
+ * the side column itself. No layout is read.
+ * @param {HTMLElement|undefined} from
+ * @returns {"left"|"right"}
+ */
+export function sideFor(from) {
+  const lessonLayout = document.documentElement.classList.contains("lesson-open");
+  return from && !lessonLayout && from.closest(".side-col") ? "left" : "right";
+}
+
+/**
  * @param {HTMLElement} root the <aside>
  * @param {PanelHandlers} handlers
  */
@@ -247,12 +259,17 @@ export function createPanel(root, handlers) {
   }
 
   return {
-    /** @param {string} podKey @param {import("../model.js").Model} model */
-    openPod(podKey, model) {
+    /**
+     * @param {string} podKey @param {import("../model.js").Model} model
+     * @param {HTMLElement} [from] what was clicked: the panel opens over the other column, never over it
+     */
+    openPod(podKey, model, from) {
+      root.dataset.side = sideFor(from);
       show("pod", podKey, model);
     },
     /** @param {string} key @param {import("../model.js").Model} model */
     openService(key, model) {
+      root.dataset.side = "right";
       show("service", key, model);
     },
     /** @param {import("../model.js").Model} model @param {{all: boolean, pods: Set<string>, services: Set<string>, meta: boolean}} changes */
