@@ -38,11 +38,12 @@ class Engine(Protocol):
 
 def encode(data: Any) -> bytes:
     """Compact UTF-8 JSON on one line (orjson escapes every control character, so a data line never
-    holds a raw newline); falls back to json for what orjson refuses (integers beyond 64 bits)."""
+    holds a raw newline); falls back to json for what orjson refuses (integers beyond 64 bits, lone
+    surrogates from an escaped string in a cluster object), escaping everything beyond ASCII."""
     try:
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 def new_instance() -> str:

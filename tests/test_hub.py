@@ -293,3 +293,12 @@ def test_the_resume_buffer_is_bounded_in_bytes_too() -> None:
     assert [m.event for m in stuck.take()] == ["snapshot"]  # its place fell out: a snapshot, not a gap
     oldest = hub.buffer[0].seq
     assert hub.missed_since(oldest - 1) is not None and hub.missed_since(oldest - 2) is None
+
+
+@pytest.mark.parametrize("value", ["\u2028 <ok> \n\r", 2**70, "lone \ud800 surrogate", {1: "int key"}])
+def test_any_view_value_encodes_to_one_data_line(value: Any) -> None:
+    engine, hub = make_hub()
+    engine.put("odd", value)
+    msg = hub.flush()
+    assert msg is not None and msg.frame.count(b"\n") == 4  # id, event, data, blank line
+    assert json.loads(msg.data)["ops"][0]["value"] == (json.loads(json.dumps(value)))
