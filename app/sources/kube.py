@@ -22,8 +22,8 @@ from kubernetes.client.exceptions import ApiException
 
 from app.kinds import KINDS, WATCHED_KINDS
 from app.settings import Settings
-from app.sources import permissions
-from app.sources.base import Change, ClusterInfo, Emit, Resync, Status
+from app.sources import memory, permissions
+from app.sources.base import Change, ClusterInfo, Emit, Resync, SourceItem, Status
 from app.sources.kubeconfig_load import KubeConfigError, LoadedConfig, load
 from app.sources.secrets import scrub, scrub_error
 from app.sources.watching import (
@@ -532,6 +532,18 @@ class KubeSource:
         transport = self.transport if self.transport is not None else self._make_transport()
         if owned:
             self.transport = transport
+            memory.tune_allocator()
+        pause = memory.CollectorPause()
+        pause.start()
+
+        give = emit
+
+        def on_item(item: SourceItem) -> None:
+            give(item)
+            if pause.paused and isinstance(item, Status) and item.state in ("live", "error"):
+                pause.resume()
+
+        emit = on_item
         emit(Status("connecting", f"listing from {self.info.server}", self.clock.now()))
         try:
             async with asyncio.TaskGroup() as tg:
@@ -547,6 +559,7 @@ class KubeSource:
                 for target in list(sup.targets):
                     spawn(target)
         finally:
+            pause.resume()
             if owned:
                 self.transport = None
                 await transport.aclose()  # type: ignore[union-attr]
