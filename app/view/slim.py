@@ -530,20 +530,20 @@ def not_ready_reason(
     return pod_reason(meta, spec, status, kubectl, now)[0]
 
 
-def _running_and_ready(meta: dict[str, Any], status: dict[str, Any], statuses: Any) -> bool:
-    """The common case, read without the general rules: Running, Ready, every container running and
-    ready, no init containers, not being deleted (kubectl then says Running, and there is no reason)."""
+def _all_running(meta: dict[str, Any], status: dict[str, Any], statuses: Any) -> bool:
+    """The common case, read without kubectl's general rules: Running, every container running, no
+    init containers, not being deleted (kubectl then says Running)."""
     if status.get("phase") != "Running" or status.get("reason") or status.get("initContainerStatuses"):
         return False
     if meta.get("deletionTimestamp") or statuses.__class__ is not list or not statuses:
         return False
     for cs in statuses:
-        if cs.__class__ is not dict or cs.get("ready") is not True:
+        if cs.__class__ is not dict:
             return False
         state = cs.get("state")
         if state.__class__ is not dict or len(state) != 1 or state.get("running") is None:
             return False
-    return _condition(status, "Ready") == "True"
+    return True
 
 
 def slim_pod(obj: Any, now: float | None = None) -> Pod:
@@ -574,12 +574,24 @@ def slim_pod(obj: Any, now: float | None = None) -> Pod:
                             )
                         )
     statuses = status.get("containerStatuses")
-    if _running_and_ready(meta, status, statuses):
-        state = _share(
-            PodState(
-                "Running", "Running", True, sys.intern(f"{len(statuses)}/{len(containers)}"), False, None
+    if _all_running(meta, status, statuses):
+        ready_n = sum(1 for cs in statuses if cs.get("ready") is True)
+        ready_text = sys.intern(f"{ready_n}/{len(containers)}")
+        if _condition(status, "Ready") == "True":
+            state = _share(PodState("Running", "Running", True, ready_text, False, None))
+        else:
+            reason, later = pod_reason(meta, spec, status, "Running", now)
+            state = _share(
+                PodState(
+                    "Running",
+                    "Running",
+                    False,
+                    ready_text,
+                    False,
+                    sys.intern(reason) if reason else None,
+                    (later[0], sys.intern(later[1])) if later else None,
+                )
             )
-        )
     else:
         kubectl = sys.intern(kubectl_status(meta, spec, status))
         reason, later = pod_reason(meta, spec, status, kubectl, now)

@@ -170,3 +170,34 @@ def test_compact_objects_slim_back_to_the_very_same_records() -> None:
     probe = timed.with_state(reason="waiting", later=(1_790_000_005.0, "readiness probe failing"))
     assert slim("Pod", compact(probe)) == probe
     assert DERIVED in compact(probe)
+
+
+def test_the_quick_reading_of_running_pods_agrees_with_kubectls_rules() -> None:
+    """slim_pod reads a Running pod whose containers all run without the general rules; whatever the
+    pod, what it says must be what kubectl_status and pod_reason say."""
+    from app.view.slim import kubectl_status, pod_reason
+
+    raws = list_items("pods") + watch_objects("pods")
+    raws += [
+        pod("a"),
+        pod("b", ready=False),
+        pod("c", ready=False, delay=30, started="2026-09-14T10:00:00Z"),
+        pod("d", waiting="CrashLoopBackOff", ready=False),
+        pod("e", deleting=True),
+        pod("f", phase="Pending", ip=None, ready=False),
+        pod("g", phase="Succeeded", ready=False),
+    ]
+    two = pod("h", ready=False)
+    two["spec"]["containers"].append({"name": "side", "image": "x"})
+    two["status"]["containerStatuses"].append({"name": "side", "ready": True, "state": {"running": {}}})
+    raws.append(two)
+    seen = set()
+    for raw in raws:
+        for now in (None, 1_790_000_000.0, 1_757_844_010.0):
+            record = slim_pod(copy.deepcopy(raw), now)
+            meta, spec, status = raw["metadata"], raw.get("spec") or {}, raw.get("status") or {}
+            kubectl = kubectl_status(meta, spec, status)
+            assert record.status == kubectl, raw["metadata"]["name"]
+            assert (record.reason, record.later) == pod_reason(meta, spec, status, kubectl, now)
+            seen.add((record.status, record.ready, record.ready_text))
+    assert ("Running", False, "1/2") in seen and ("Running", True, "1/1") in seen
