@@ -32,8 +32,11 @@ def live_server(app: Any, *, startup_timeout: float = 60.0, send_buffer: int | N
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.serve(sockets=[sock]))
-        loop.close()
+        try:
+            loop.run_until_complete(server.serve(sockets=[sock]))
+        finally:
+            _cancel_leftovers(loop)
+            loop.close()
 
     thread = threading.Thread(target=run, name="live-uvicorn", daemon=True)
     thread.start()
@@ -49,3 +52,13 @@ def live_server(app: Any, *, startup_timeout: float = 60.0, send_buffer: int | N
         server.should_exit = True
         thread.join(timeout=60)
         sock.close()
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Tasks an app left behind (sse-starlette's per-loop signal watcher, say) end with the loop
+    instead of being destroyed while pending."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
