@@ -262,3 +262,79 @@ def test_console_runs_kubectl_get_endpoints(page: Any, app_url: str) -> None:
     header = next((line for line in out.splitlines() if line.startswith("NAME")), "")
     assert header.split()[:2] == ["NAME", "ENDPOINTS"], out
     assert "shipping-api-service" in out
+
+
+@pytest.fixture
+def slow_url(browser_context: Any) -> Iterator[tuple[str, Any]]:
+    """The real server at sim speed 5 (a step's 30 s of waits take 6 s) and its scenario session."""
+    if not _real_app_available():
+        pytest.skip("the server is not there yet")
+    from tests.fixtures_app import make_settings, running_app
+
+    with running_app(make_settings(sim_speed=5.0)) as base:
+        yield base + "/", running_app.last_app.state.runtime.session  # type: ignore[attr-defined]
+        _close_pages(browser_context)
+
+
+def test_next_pressed_while_a_step_plays_is_queued(page: Any, slow_url: tuple[str, Any]) -> None:
+    base, session = slow_url
+    sent: list[int] = []
+    original = session.next
+
+    async def counted() -> Any:
+        sent.append(session.runner.position if session.runner else -1)
+        return await original()
+
+    session.next = counted  # every Next the server gets, with the position it came at
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(base)
+    _start(page, "readiness")
+    _settled(page, 0, 4)
+    lesson = page.locator("#lesson")
+
+    page.keyboard.press("ArrowRight")  # step 1: 30 simulated seconds of waits
+    page.wait_for_function(
+        """() => { const l = document.getElementById('lesson');
+                   return l.dataset.busy === 'yes' && l.querySelector('.check[data-ok=pending]'); }"""
+    )
+    # while it plays: its check is pending (a dotted mark, no ✗), the busy line says so
+    assert lesson.locator(".check[data-ok=false]").count() == 0
+    assert lesson.locator(".check[data-ok=pending] .check-mark").inner_text() == "…"
+    assert "playing out" in lesson.locator("[data-part=busy]").inner_text()
+    assert page.evaluate(LAYOUT_JS) == []
+
+    page.keyboard.press("ArrowRight")  # pressed again before it has played out: queued, no error
+    page.wait_for_function("() => window.slicescope.lesson.queued")
+    assert "queued" in lesson.locator("[data-part=next]").inner_text()
+    assert "then step 2 starts" in lesson.locator("[data-part=busy]").inner_text()
+    assert lesson.locator("[data-part=msg]").inner_text() == ""
+    page.keyboard.press("ArrowRight")  # one queued Next at most
+
+    # step 1 plays out, then step 2 runs by itself and settles with its checks passing
+    _settled(page, 2, 4)
+    _no_failed_checks(page)
+    assert lesson.locator("[data-part=msg]").inner_text() == ""
+    assert not page.evaluate("() => window.slicescope.lesson.queued")
+    assert "queued" not in lesson.locator("[data-part=next]").inner_text()
+    page.wait_for_timeout(1500)  # nothing else was queued: the server was asked for two steps only
+    assert sent == [0, 1], sent
+    state = get_json(base + "api/scenarios")["active"]
+    assert (state["step"], state["busy"]) == (2, False)
+
+
+def test_a_terminating_pod_left_out_is_drawn_terminating(page: Any, app_url: str) -> None:
+    page.goto(app_url)
+    _start(page, "rolling-update")
+    for n in (1, 2, 3):  # step 3: an old pod drains
+        page.keyboard.press("ArrowRight")
+        _settled(page, n, 4)
+    _no_failed_checks(page)
+    left_out = page.locator("#services .excluded-pod:has(.reason-terminating)").first
+    left_out.wait_for(timeout=60000)
+    border, background = left_out.evaluate(
+        "(n) => { const s = getComputedStyle(n); return [s.borderTopStyle, s.backgroundImage]; }"
+    )
+    # striped with a dotted edge like a terminating chip, not the dashed outline of a not-ready pod
+    assert border == "dotted" and "repeating-linear-gradient" in background, (border, background)
+    chip = page.locator("#services .chip.state-terminating").first
+    assert chip.evaluate("(n) => getComputedStyle(n).borderTopStyle") == border

@@ -330,3 +330,37 @@ def test_dark_theme_is_kept_across_reloads(page: Any, stub_url: str) -> None:
     assert page.evaluate("() => document.documentElement.dataset.theme") == flipped
     bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert bg == ("rgb(10, 12, 16)" if flipped == "dark" else "rgb(238, 240, 243)")
+
+
+def test_traffic_moves_nothing_and_stop_takes_its_counters_away(page: Any, stub_url: str) -> None:
+    page.emulate_media(reduced_motion="reduce")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(stub_url)
+    wait_ready_count(page, SHIPPING, 4)
+    where = """(k) => { const c = document.querySelector(`.svc[data-key="${k}"]`);
+        const s = c.querySelector('[data-part=slices] .slice').getBoundingClientRect();
+        const b = c.getBoundingClientRect();
+        const chip = c.querySelector('.chip').getBoundingClientRect();
+        return {slice: s.top - b.top, card: b.height, chip: chip.height}; }"""
+    before = page.evaluate(where, SHIPPING)
+    toggle = card(page, SHIPPING).locator("[data-part=traffic-toggle]")
+    toggle.click()
+    lane = card(page, SHIPPING).locator("[data-part=traffic-lane]")
+    lane.wait_for()
+    for _ in range(40):
+        page.evaluate("(k) => window.slicescope.traffic.send(k)", SHIPPING)
+    page.wait_for_function(
+        '(k) => document.querySelectorAll(`.svc[data-key="${k}"] .chip .chip-hits`).length === 4',
+        arg=SHIPPING,
+    )
+    after = page.evaluate(where, SHIPPING)
+    # the lane sits on the toggle's line and the counters in the chips' corners: nothing moved or grew
+    assert abs(after["slice"] - before["slice"]) <= 1, (before, after)
+    assert abs(after["card"] - before["card"]) <= 1 and abs(after["chip"] - before["chip"]) <= 1
+    assert "→ targetPort 8080" in lane.inner_text()
+
+    toggle.click()  # Stop traffic: the lane and every counter go
+    page.wait_for_function('(k) => !document.querySelector(`.svc[data-key="${k}"] .chip-hits`)', arg=SHIPPING)
+    assert lane.count() == 0 and toggle.inner_text() == "▶ Send traffic"
+    assert page.evaluate("(k) => window.slicescope.traffic.hitsOf(k)", SHIPPING) == {}
+    assert page.evaluate(where, SHIPPING) == before

@@ -60,8 +60,8 @@ export function createTraffic(services, getModel) {
         el("span", { class: "traffic-result", dataset: { part: "traffic-result" } }),
         el("span", { class: "traffic-tally", dataset: { part: "traffic-tally" } }),
       ]);
-      const head = card.querySelector(".svc-head");
-      if (head) head.after(lane);
+      // on the toggle's own line, so nothing below it moves
+      button.after(lane);
     } else if (!isOn && lane) {
       lane.remove();
       lane = null;
@@ -94,8 +94,12 @@ export function createTraffic(services, getModel) {
 
   /** @param {string} key */
   function toggle(key) {
-    if (on.has(key)) on.delete(key);
-    else on.add(key);
+    if (on.has(key)) {
+      on.delete(key);
+      // stopped: its counters go (a new start counts from zero)
+      for (const id of [...hits.keys()]) if (id.startsWith(`${key}|`)) hits.delete(id);
+      tallies.delete(key);
+    } else on.add(key);
     const card = cardOf(key);
     if (card) decorate(card);
     if (on.size && !timer) timer = setInterval(tick, EVERY_MS);
