@@ -6,7 +6,7 @@
  * counted bundle per node. Pure: the same model and options give the same boxes, links and routes.
  */
 
-import { charsIn, ellipsize, fit, textWidth, wrap } from "./topology-text.js";
+import { charsIn, clip, ellipsize, fit, textWidth, wrap } from "./topology-text.js";
 
 /**
  * @typedef {import("../model.js").Model} Model
@@ -281,14 +281,19 @@ export function layoutTopology(model, svc, opt) {
   const trunked = slices.map((_, i) => nodeNames.some((n) => (nodes.get(n) || []).some((row) => (row.kind === "ep" || row.kind === "bundle") && row.slice === i)));
   const trunkCount = trunked.filter(Boolean).length;
   const trunkStep = trunkCount ? Math.min(0.5 * r, (4.2 * r) / trunkCount) : 0;
-  const W = Math.max(opt.width, 40 * r);
+  const W = Math.max(opt.width, 30 * r);
   const gapL = 1.6 * r + trunkCount * trunkStep;
   const gapE = 1.3 * r;
   const ew = textWidth("✕ 10.244.100.250", fs.ip) + 2 * pad;
   /** the Service's trunk runs down its left edge; the slices hang from it, indented */
   const indent = 1.3 * r;
-  const sw = Math.min(15 * r, Math.max(9.5 * r, 0.21 * W));
-  const nodeW = Math.max(14 * r, W - (sw + gapL + ew + gapE));
+  // a narrow column (a lesson open beside it) takes room from the Service's column before the pods'
+  let sw = Math.min(15 * r, Math.max(9.5 * r, 0.21 * W));
+  let nodeW = W - (sw + gapL + ew + gapE);
+  if (nodeW < 14 * r) {
+    sw = Math.max(7.5 * r, sw - (14 * r - nodeW));
+    nodeW = Math.max(11 * r, W - (sw + gapL + ew + gapE));
+  }
   const sx = 0;
   const lx = sx + indent;
   const lw = sw - indent;
@@ -325,15 +330,20 @@ export function layoutTopology(model, svc, opt) {
   const inner = sw - 2 * pad;
   const top = 0;
   const c = svc.counts || total;
+  /** A count in the largest size that fits the box. @param {string} text @param {string} cls */
+  const countLine = (text, cls) => {
+    const size = [fs.base, fs.meta].find((z) => textWidth(text, z) <= inner) || fs.tag;
+    return { text: fit(text, size, inner), size, cls };
+  };
   /** @type {{text: string, size: number, cls: string}[]} */
   const svcSpec = [
     { text: "SERVICE", size: fs.tag, cls: "tag" },
     ...wrap(svc.name, fs.title, inner, 3).map((t) => ({ text: t, size: fs.title, cls: "name" })),
     { text: fit(addressLine(svc), fs.meta, inner), size: fs.meta, cls: "meta" },
     { text: fit(portsLine(svc), fs.meta, inner), size: fs.meta, cls: "meta" },
-    { text: fit(`✓ ${c.ready} ready`, fs.base, inner), size: fs.base, cls: "count count-ready" },
-    { text: fit(`✕ ${c.notReady} not ready`, fs.base, inner), size: fs.base, cls: "count count-not-ready" },
-    { text: fit(`⊘ ${c.terminating} terminating`, fs.meta, inner), size: fs.meta, cls: "count count-terminating" },
+    countLine(`✓ ${c.ready} ready`, "n-ready"),
+    countLine(`✕ ${c.notReady} not ready`, "n-not-ready"),
+    countLine(`⊘ ${c.terminating} terminating`, "n-terminating"),
   ];
   if (svc.selector) {
     const sel = Object.entries(svc.selector)
@@ -344,7 +354,7 @@ export function layoutTopology(model, svc, opt) {
   } else {
     svcSpec.push({ text: "NO SELECTOR", size: fs.tag, cls: "tag" });
   }
-  if (opt.sent) svcSpec.push({ text: fit(`sent ${opt.sent.sent} · failed ${opt.sent.failed}`, fs.meta, inner), size: fs.meta, cls: "meta tally" });
+  if (opt.sent) svcSpec.push({ text: fit(`sent ${opt.sent.sent} · failed ${opt.sent.failed}`, fs.meta, inner), size: fs.meta, cls: "meta" });
   const svcText = stack(sx + pad, top, svcSpec);
   const svcBox = {
     key: "service",
@@ -366,7 +376,7 @@ export function layoutTopology(model, svc, opt) {
   if (svc.diagnosis) {
     const d = stack(lx + pad, leftBottom + 0.6 * r, [
       { text: "NO TRAFFIC: WHY", size: fs.tag, cls: "tag" },
-      ...wrap(svc.diagnosis.text, fs.meta, lw - 2 * pad, 7).map((t) => ({ text: t, size: fs.meta, cls: "meta" })),
+      ...wrap(svc.diagnosis.text, fs.meta, lw - 2 * pad, 8).map((t) => ({ text: t, size: fs.meta, cls: "meta" })),
     ]);
     boxes.push({
       key: "diagnosis",
@@ -516,7 +526,7 @@ export function layoutTopology(model, svc, opt) {
           w: podW,
           h,
           state: row.kind,
-          lines: [{ text: fit(row.text, fs.tag, podW), x: podX, y: y + h * 0.7, size: fs.tag, cls: row.kind === "heading" ? "tag" : "meta" }],
+          lines: [{ text: clip(row.text, fs.tag, podW), x: podX, y: y + h * 0.7, size: fs.tag, cls: row.kind === "heading" ? "tag" : "meta" }],
           label: row.text,
         });
         y += h + rowGap * 0.5;
@@ -565,7 +575,7 @@ export function layoutTopology(model, svc, opt) {
           state,
           lines: [
             { text: fit(podName, fs.base, podW - 2 * pad), x: podX + pad, y: l1, size: fs.base, cls: "name" },
-            { text: fit(status, fs.meta, podW - 2 * pad), x: podX + pad, y: l2, size: fs.meta, cls: "meta" },
+            { text: clip(status, fs.meta, podW - 2 * pad), x: podX + pad, y: l2, size: fs.meta, cls: "meta" },
           ],
           label: `pod ${podName}${node ? ` on ${node}` : ""}: ${status.replaceAll(" · ", ", ")}${isMarked ? "; this step is about it" : ""}`,
           podKey,
@@ -671,7 +681,7 @@ export function layoutTopology(model, svc, opt) {
           state: "no-endpoint",
           lines: [
             { text: fit(x.pod, fs.base, podW - 2 * pad), x: podX + pad, y: l1, size: fs.base, cls: "name" },
-            { text: fit(`${pod ? `${pod.status} · ` : ""}${x.text}`, fs.meta, podW - 2 * pad), x: podX + pad, y: l2, size: fs.meta, cls: "meta" },
+            { text: clip(`${pod ? `${pod.status} · ` : ""}${x.text}`, fs.meta, podW - 2 * pad), x: podX + pad, y: l2, size: fs.meta, cls: "meta" },
           ],
           label: `pod ${x.pod}${node ? ` on ${node}` : ""} matches the selector but gets no traffic: ${x.text}${isMarked ? "; this step is about it" : ""}`,
           podKey,
@@ -692,7 +702,7 @@ export function layoutTopology(model, svc, opt) {
           state: pod.terminating ? "terminating" : "orphan",
           lines: [
             { text: fit(pod.name, fs.base, podW - 2 * pad), x: podX + pad, y: l1, size: fs.base, cls: "name" },
-            { text: fit(`no Service · ${labels || "no labels"}`, fs.meta, podW - 2 * pad), x: podX + pad, y: l2, size: fs.meta, cls: "meta" },
+            { text: clip(`no Service · ${labels || "no labels"}`, fs.meta, podW - 2 * pad), x: podX + pad, y: l2, size: fs.meta, cls: "meta" },
           ],
           label: `pod ${pod.name}${node ? ` on ${node}` : ""} matches no Service; labels ${labels || "none"}${isMarked ? "; this step is about it" : ""}`,
           podKey: pod.key,

@@ -101,6 +101,8 @@ export function createScene(svg) {
       attr(t, "x", px(line.x));
       attr(t, "y", px(line.y));
       attr(t, "font-size", px(line.size));
+      // inline too: the layout computed every width from this size, no page rule may change it
+      if (t.style.fontSize !== `${px(line.size)}px`) t.style.fontSize = `${px(line.size)}px`;
       attr(t, "class", line.cls);
       attr(t, "text-anchor", line.anchor === "end" ? "end" : null);
       if (t.textContent !== line.text) t.textContent = line.text;

@@ -42,6 +42,13 @@ export function fit(text, size, width) {
   return ellipsize(text, charsIn(width, size));
 }
 
+/** `text` cut at the end to fit `width` px at `size` (for sentences: their start says most). @param {string} text @param {number} size @param {number} width */
+export function clip(text, size, width) {
+  const n = charsIn(width, size);
+  const c = chars(text);
+  return c.length <= n ? text : `${c.slice(0, Math.max(0, n - 1)).join("").trimEnd()}…`;
+}
+
 /** Characters a line may break after (names are dashed; sentences spaced). */
 const BREAK_AFTER = new Set(["-", ".", "/", " ", ",", "=", ":"]);
 
@@ -65,9 +72,9 @@ export function wrap(text, size, width, maxLines = 2) {
       lines.push(ellipsize(c.slice(at).join("").trim(), n));
       break;
     }
-    // the last break character within the line, if it is not too early in it
+    // the last break character within the line
     let cut = -1;
-    for (let i = at + n - 1; i > at + Math.floor(n / 3); i--) {
+    for (let i = at + n - 1; i > at; i--) {
       if (BREAK_AFTER.has(c[i])) {
         cut = i + 1;
         break;
