@@ -3,6 +3,7 @@ Derived facts (kubectl STATUS, why a pod is not ready) are computed here once pe
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import sys
 from dataclasses import dataclass, field, replace
@@ -289,10 +290,19 @@ def _int(value: Any) -> int | None:
 
 
 def _labels(value: Any) -> Labels:
+    if value.__class__ is not dict or not value:
+        return _share(())
+    try:
+        pairs = tuple(sorted(value.items()))
+        got = _SHARED.get(pairs)  # the label set of its ReplicaSet's other pods, interned already
+        if got is not None:
+            return got
+    except TypeError:  # a value that is not a string (a malformed object): sorted the careful way
+        pass
     pairs = tuple(
         sorted(
             (sys.intern(k), sys.intern(v))
-            for k, v in _dict(value).items()
+            for k, v in value.items()
             if isinstance(k, str) and isinstance(v, str)
         )
     )
@@ -326,22 +336,33 @@ def object_key(obj: Any) -> tuple[str, str]:
 
 
 def _condition(status: dict[str, Any], kind: str) -> str | None:
-    for cond in _list(status.get("conditions")):
-        if isinstance(cond, dict) and cond.get("type") == kind:
+    conditions = status.get("conditions")
+    if conditions.__class__ is not list:
+        return None
+    for cond in conditions:
+        if cond.__class__ is dict and cond.get("type") == kind:
             value = cond.get("status")
-            return value if isinstance(value, str) else None
+            return value if value.__class__ is str else None
     return None
 
 
 def _owner(meta: dict[str, Any]) -> tuple[str, str] | None:
-    refs = [r for r in _list(meta.get("ownerReferences")) if isinstance(r, dict)]
-    chosen = next((r for r in refs if r.get("controller") is True), refs[0] if refs else None)
+    refs = meta.get("ownerReferences")
+    if refs.__class__ is not list or not refs:
+        return None
+    if len(refs) == 1:  # the usual: one controller
+        chosen = refs[0] if refs[0].__class__ is dict else None
+    else:
+        dicts = [r for r in refs if r.__class__ is dict]
+        chosen = next((r for r in dicts if r.get("controller") is True), dicts[0] if dicts else None)
     if chosen is None:
         return None
     kind, name = chosen.get("kind"), chosen.get("name")
-    if not isinstance(kind, str) or not isinstance(name, str):
+    if kind.__class__ is not str or name.__class__ is not str:
         return None
-    return _share((sys.intern(kind), name))
+    pair = (kind, name)
+    got = _SHARED.get(pair)
+    return got if got is not None else _share((sys.intern(kind), sys.intern(name)))
 
 
 def kubectl_status(meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]) -> str:
@@ -530,6 +551,37 @@ def not_ready_reason(
     return pod_reason(meta, spec, status, kubectl, now)[0]
 
 
+_PORTS: dict[tuple[Any, ...], tuple[ContainerPort, ...]] = {}
+
+
+def _container_ports(declared: tuple[tuple[Any, Any, Any], ...]) -> tuple[ContainerPort, ...]:
+    """(name, containerPort, protocol) as declared -> the pod's ports, one shared tuple per shape."""
+    try:
+        got = _PORTS.get(declared)
+    except TypeError:  # something unhashable where a port was expected
+        got = None
+        declared = tuple((n, p, pr) for n, p, pr in declared if _int(p) is not None)
+    if got is not None:
+        return got
+    ports = []
+    for name, number, protocol in declared:
+        number = _int(number)
+        if number is not None:
+            ports.append(
+                ContainerPort(
+                    sys.intern(name) if name.__class__ is str else "",
+                    number,
+                    sys.intern(protocol) if protocol.__class__ is str and protocol else "TCP",
+                )
+            )
+    shared = _share(tuple(ports))
+    if len(_PORTS) >= _SHARED_MAX:
+        _PORTS.clear()
+    with contextlib.suppress(TypeError):
+        _PORTS[declared] = shared
+    return shared
+
+
 def _all_running(meta: dict[str, Any], status: dict[str, Any], statuses: Any) -> bool:
     """The common case, read without kubectl's general rules: Running, every container running, no
     init containers, not being deleted (kubectl then says Running)."""
@@ -557,22 +609,14 @@ def slim_pod(obj: Any, now: float | None = None) -> Pod:
         return _recorded_pod(obj, meta, ns, name, spec, status, derived)
     containers = spec.get("containers")
     containers = [c for c in containers if c.__class__ is dict] if containers.__class__ is list else []
-    ports: list[ContainerPort] = []
+    declared_ports: list[tuple[Any, Any, Any]] = []
     for c in containers:
         declared = c.get("ports")
         if declared.__class__ is list:
             for p in declared:
                 if p.__class__ is dict:
-                    number = _int(p.get("containerPort"))
-                    if number is not None:
-                        port_name, protocol = p.get("name"), p.get("protocol")
-                        ports.append(
-                            ContainerPort(
-                                sys.intern(port_name) if port_name.__class__ is str else "",
-                                number,
-                                sys.intern(protocol) if protocol.__class__ is str and protocol else "TCP",
-                            )
-                        )
+                    declared_ports.append((p.get("name"), p.get("containerPort"), p.get("protocol")))
+    ports = _container_ports(tuple(declared_ports))
     statuses = status.get("containerStatuses")
     if _all_running(meta, status, statuses):
         ready_n = sum(1 for cs in statuses if cs.get("ready") is True)
@@ -623,7 +667,7 @@ def slim_pod(obj: Any, now: float | None = None) -> Pod:
         _owner(meta),
         sys.intern(ip) if ip.__class__ is str and ip else None,
         sys.intern(node) if node.__class__ is str and node else None,
-        _share(tuple(ports)),
+        ports,
         sys.intern(created) if created.__class__ is str and created else None,
         state,
     )
