@@ -77,6 +77,8 @@ class Recorder:
     def note_classroom(self, value: dict[str, Any] | None) -> None:
         """The classroom's state changed (a lesson started, stepped, its checks settled): record it."""
         with self._lock:
+            if value == self._classroom:
+                return  # the same again (e.g. no lesson at start): nothing new to play back
             self._classroom = value
             if self._file is not None:
                 self._write_item(ClassroomNote(value))

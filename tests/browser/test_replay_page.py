@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,10 @@ def _view(page: Any) -> dict[str, Any]:
 def _wait_view(page: Any, predicate_js: str, arg: Any = None, timeout: float = 60.0) -> dict[str, Any]:
     """Wait until `predicate_js(view, arg)` holds for the page's model; the view then."""
     page.wait_for_function(
-        f"(arg) => ({predicate_js})(({VIEW_JS})(), arg)", arg=arg, timeout=timeout * 1000, polling=50
+        f"(arg) => !!(window.slicescope && window.slicescope.model) && ({predicate_js})(({VIEW_JS})(), arg)",
+        arg=arg,
+        timeout=timeout * 1000,
+        polling=50,
     )
     return _view(page)
 
@@ -264,9 +268,85 @@ def test_a_truncated_recording_plays_and_says_where_it_stopped(browser_context: 
         banner = page.locator("#top [data-part=source]")
         banner.wait_for(state="visible", timeout=60000)
         assert f"recording stopped at line {line_no}" in banner.inner_text()
-        # what came before the cut played: the page shows the pods of the valid lines
+        # what came before the cut plays: the page shows the pods of the valid lines
+        page.wait_for_function("() => window.slicescope.replay.replay !== null", timeout=60000)
+        page.locator("#replay [data-part=play]").click()  # a replay opens paused at its start
         page.wait_for_function(
-            "() => document.querySelector('#replay').dataset.playing === 'false'", timeout=60000
+            """() => { const r = window.slicescope.replay.replay;
+                       return r && !r.playing && r.position === r.duration; }""",
+            timeout=60000,
         )
         assert rt.source.state()["stoppedAt"].startswith(f"line {line_no}:")
         assert page.evaluate("() => Object.keys(window.slicescope.model.pods).length") > 0
+
+
+def test_a_recorded_lesson_replays_its_narration_and_steps(browser_context: Any, tmp_path: Path) -> None:
+    from app.scenarios import builtin_scenarios
+    from tests.browser.test_classroom import LAYOUT_JS
+    from tests.fixtures_app import wait_for
+
+    lesson = builtin_scenarios()["readiness"]
+    path = tmp_path / "lesson.jsonl"
+    with _server(browser_context, sim_speed=LIVE_SPEED, record=str(path)) as (base, rt):
+        post_json(base + "api/scenarios/start", {"name": "readiness"})
+        for n in (1, 2):
+            post_json(base + "api/scenarios/next")
+            wait_for(
+                lambda n=n: rt.session.state()["step"] == n and not rt.session.busy,
+                timeout=60,
+                what=f"step {n}",
+            )
+            time.sleep(1.0)  # the step shown a while (the clock is held between steps): seen at 8x too
+        live = rt.session.classroom()["scenario"]
+        assert post_json(base + "api/record/stop")["recording"] is False
+
+    with (
+        _server(browser_context, source="replay", replay=str(path)) as (base, rt),
+        _page(browser_context) as page,
+    ):
+        page.set_viewport_size({"width": 1280, "height": 720})
+        page.goto(base)
+        bar = page.locator("#replay")
+        bar.wait_for(state="visible", timeout=60000)
+        page.wait_for_function("() => window.slicescope.replay.replay !== null", timeout=60000)
+        # it opens at the start, paused: the session as it began, before the lesson
+        state = page.evaluate("() => window.slicescope.replay.replay")
+        assert state["playing"] is False and state["position"] == 0 and state["duration"] > 0
+        assert bar.locator(".replay-tag").inner_text() == "REPLAY" and "RECORDING" not in bar.inner_text()
+        assert page.locator("#lesson").is_hidden()
+        # nothing to act with: no traffic, no console, no recording, no lesson controls
+        for sel in ("[data-part=traffic-toggle]", "[data-part=console-toggle]", "[data-part=record]",
+                    "[data-part=lesson-toggle]", "form.scale"):  # fmt: skip
+            assert page.locator(sel).filter(visible=True).count() == 0, sel
+
+        bar.locator("[data-part=speed]").select_option(REPLAY_SPEED)
+        page.wait_for_function(f"() => window.slicescope.replay.replay.speed === {REPLAY_SPEED}")
+        bar.locator("[data-part=play]").click()
+        for n in (1, 2):
+            step = lesson.steps[n - 1]
+            page.wait_for_function(
+                """(n) => { const l = document.getElementById('lesson');
+                    const step = l.querySelector('[data-part=step]').textContent;
+                    return !l.hidden && step === `Step ${n} of 4`; }""",
+                arg=n,
+                timeout=60000,
+            )
+            assert page.locator("#lesson [data-part=narration]").inner_text().strip() == step.narration
+            assert page.locator("#lesson [data-part=step-title]").inner_text() == step.title
+            assert page.locator("#lesson .lesson-buttons").is_hidden()  # read-only: played back
+            assert page.evaluate(LAYOUT_JS) == []
+        page.wait_for_function(
+            "() => document.querySelector('#replay').dataset.playing === 'false'", timeout=60000
+        )
+        shown = page.evaluate("() => window.slicescope.model.meta.classroom")
+        assert shown == {"presenting": False, "scenario": live}
+        assert [c.inner_text()[0] for c in page.locator("#lesson .check .check-mark").all()] == ["✓"] * len(
+            lesson.steps[1].expect
+        )
+
+        # back to the start: no lesson yet
+        scrub = bar.locator("[data-part=scrub]")
+        scrub.focus()
+        page.keyboard.press("Home")
+        page.wait_for_function("() => window.slicescope.replay.replay.position === 0", timeout=60000)
+        page.locator("#lesson").wait_for(state="hidden", timeout=60000)
