@@ -149,3 +149,18 @@ async def test_a_recording_without_a_lesson_shows_none_after_a_seek(tmp_path: Pa
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_only_a_changed_classroom_state_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    clock = SimClock()
+    recorder = Recorder(SimSource(SimCluster(clock)).info, clock=clock.now)
+    recorder.start(path)
+    recorder.note_classroom(None)  # no lesson at start: nothing to play back
+    recorder.note_classroom(lesson_state(1, True))
+    recorder.note_classroom(lesson_state(1, True))  # published again, unchanged
+    recorder.note_classroom(lesson_state(1, False))
+    recorder.note_classroom(None)  # the lesson stopped
+    recorder.stop()
+    notes = [e.item.value for e in read_recording(path).entries if isinstance(e.item, ClassroomNote)]
+    assert notes == [lesson_state(1, True), lesson_state(1, False), None]
