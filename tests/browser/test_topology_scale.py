@@ -292,3 +292,23 @@ def test_a_service_of_10000_endpoints_stays_bounded(page: Any, huge_url: str) ->
     fits = page.evaluate(TEXT_FITS)
     assert not fits["bad"], fits["bad"][:5]
     _no_layout_read_while_drawing(page)
+
+
+def test_search_in_the_diagram_opens_the_slice_and_points_at_the_pod(page: Any, big_url: str) -> None:
+    _open(page, big_url, BIG)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#topology g.tb[data-kind=bundle]').length === 33"
+    )
+    svc = get_json(big_url + "api/snapshot")["services"][BIG]
+    target = svc["slices"][7]["endpoints"][42]
+    page.fill("[data-part=query]", target["ip"])
+    page.press("[data-part=query]", "Enter")
+    # the folded slice holding it opens, and its pod's box is the one pointed at
+    pod = f'#topology g.tb[data-kind=pod][data-ip="{target["ip"]}"]'
+    page.wait_for_selector(f"{pod}.is-found", state="attached", timeout=WAIT_MS)
+    assert page.get_attribute(pod, "data-pod-key") == f"default/{target['pod']}"
+    name = svc["slices"][7]["name"]
+    assert page.get_attribute(f'#topology g.tb[data-key="slice|{name}"]', "aria-expanded") == "true"
+    assert page.evaluate("() => window.slicescope.topology.state.service") == BIG
+    assert "view=topology" in page.evaluate("() => location.hash")
+    _no_layout_read_while_drawing(page)

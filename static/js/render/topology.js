@@ -78,8 +78,8 @@ export function createTopology(root, toggle, deps) {
       foldButton,
       el("span", { class: "topo-legend", attrs: { "aria-label": "how to read the connectors" } }, [
         sample("ready", "✓ ready: gets traffic"),
-        sample("not-ready", "✕ not ready: no traffic"),
-        sample("terminating", "⊘ terminating: leaving"),
+        sample("not-ready", "✕ not ready"),
+        sample("terminating", "⊘ terminating"),
       ]),
     ]),
     summary,
@@ -392,6 +392,7 @@ export function createTopology(root, toggle, deps) {
     drawnKeyStable = true;
     draws += 1;
     setText(summary, layout.summary);
+    setAttr(summary, "title", layout.summary);
     root.dataset.service = key;
     root.dataset.rows = String(layout.rows);
     showTraffic(trafficOn);
