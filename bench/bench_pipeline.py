@@ -33,7 +33,7 @@ from app.kinds import WATCHED_KINDS
 from app.server import create_app
 from app.settings import Settings
 from app.sim.clock import SimClock
-from app.sim.cluster import SimCluster, SimConfig
+from app.sim.cluster import READINESS_ANNOTATION, SimCluster, SimConfig
 from app.sources.base import ClusterInfo, Resync
 from app.sources.sim import SimSource
 from app.view.engine import ViewEngine
@@ -117,16 +117,19 @@ def running_pods(cluster: SimCluster) -> list[tuple[str, str]]:
     ]
 
 
-def change(cluster: SimCluster, pod: tuple[str, str], i: int) -> None:
-    """One change: a readiness switch flip (ripples through kubelet, slices, Endpoints) or a label."""
+def change(cluster: SimCluster, pod: tuple[str, str], i: int, run: int) -> None:
+    """One change that always changes something: the pod's readiness switch flipped (ripples through
+    kubelet, slices, Endpoints) or a label no earlier change set."""
     ns, name = pod
     if i % 2:
-        cluster.set_probe(ns, name, passing=(i // 2) % 2 == 1)
+        pod_obj = cluster.store.get("Pod", ns, name) or {"metadata": {}}
+        annotations = pod_obj["metadata"].get("annotations") or {}
+        cluster.set_probe(ns, name, passing=READINESS_ANNOTATION in annotations)
     else:
-        cluster.set_pod_labels(ns, name, {"bench": str(i)})
+        cluster.set_pod_labels(ns, name, {"bench": f"{run}-{i}"})
 
 
-def steady_cpu(size: Size, cluster: SimCluster, engine: ViewEngine) -> tuple[float, int]:
+def steady_cpu(size: Size, cluster: SimCluster, engine: ViewEngine, run: int) -> tuple[float, int]:
     """CPU seconds per change for cluster + view + hub (no HTTP), on the manual clock."""
     hub = Hub(engine, buffer_messages=1024, client_queue_messages=256)
     source = SimSource(cluster)
@@ -134,7 +137,7 @@ def steady_cpu(size: Size, cluster: SimCluster, engine: ViewEngine) -> tuple[flo
     hub.flush()
     client = hub.connect(hub.seq)
     pods = running_pods(cluster)
-    rng = random.Random(1)
+    rng = random.Random(run)
     tick = 0.05
     per_tick = size.rate * tick
     n = 0
@@ -143,7 +146,7 @@ def steady_cpu(size: Size, cluster: SimCluster, engine: ViewEngine) -> tuple[flo
     for _ in range(int(size.seconds / tick)):
         due += per_tick
         while n < due:
-            change(cluster, rng.choice(pods), n)
+            change(cluster, rng.choice(pods), n, run)
             n += 1
         cluster.run_for(tick)
         hub.flush()
@@ -245,7 +248,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     delivered = sent = 0
     for run in range(a.runs):
         base = json_baseline(cluster)  # the baseline next to each run: the machine's speed right then
-        cpu, n = steady_cpu(size, cluster, engine)
+        cpu, n = steady_cpu(size, cluster, engine, run)
         lat, total, missing, http_cpu = latency(size, cluster, settings)
         cpu_runs.append(cpu)
         base_runs.append(base)
