@@ -50,16 +50,30 @@ def matches(labels: dict[str, str] | None, selector: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _body(obj: Obj) -> Obj:
+_SERVER_MANAGED = frozenset({"resourceVersion", "managedFields"})
+_NOT_SPEC = frozenset({"metadata", "status", "kind", "apiVersion"})
+_METADATA = frozenset({"metadata"})
+
+
+def _same_except(a: Obj, b: Obj, skip: frozenset[str]) -> bool:
+    """a == b but for the keys in `skip` (without copying either: values shared by the two
+    versions of an object compare by identity first)."""
+    for k, v in a.items():
+        if k not in skip and (k not in b or (b[k] is not v and b[k] != v)):
+            return False
+    return all(k in a or k in skip for k in b)
+
+
+def _same_labels(a: Obj, b: Obj) -> bool:
+    la, lb = a["metadata"].get("labels"), b["metadata"].get("labels")
+    return la is lb or (la or {}) == (lb or {})
+
+
+def _same_body(a: Obj, b: Obj) -> bool:
     """What a change is judged on: everything except the server-managed metadata."""
-    md = {
-        k: v for k, v in (obj.get("metadata") or {}).items() if k not in ("resourceVersion", "managedFields")
-    }
-    return {**obj, "metadata": md}
-
-
-def _spec_part(obj: Obj) -> Obj:
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+    return _same_except(a, b, _METADATA) and _same_except(
+        a.get("metadata") or {}, b.get("metadata") or {}, _SERVER_MANAGED
+    )
 
 
 # Watch history kept per kind. A watch from an older resourceVersion gets 410 Expired and relists,
@@ -222,9 +236,9 @@ class ObjectStore:
         for hook in self.admission:
             obj = hook("UPDATE", obj, old)
         md = obj["metadata"]
-        if _body(obj) == _body(old):
+        if _same_body(obj, old):
             return old
-        if kind in _GENERATION_KINDS and _spec_part(obj) != _spec_part(old):
+        if kind in _GENERATION_KINDS and not _same_except(obj, old, _NOT_SPEC):
             md["generation"] = int(old["metadata"].get("generation", 1)) + 1
         return self._commit("MODIFIED", kind, key, obj, old)
 
@@ -254,13 +268,15 @@ class ObjectStore:
             obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
         else:
             obj["metadata"]["resourceVersion"] = str(self._rv)
-        if old is not None:
+        relabelled = old is None or type_ == "DELETED" or not _same_labels(old, obj)
+        if old is not None and relabelled:
             self._index(kind, key, old, remove=True)
         if type_ == "DELETED":
             del self._objs[kind][key]
         else:
             self._objs[kind][key] = obj
-            self._index(kind, key, obj, remove=False)
+            if relabelled:
+                self._index(kind, key, obj, remove=False)
         history = self._history[kind]
         weight = self._history_weight[kind] + history_weight(kind, obj)
         while history and (len(history) == history.maxlen or weight > HISTORY_ITEMS):

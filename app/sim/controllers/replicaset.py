@@ -83,6 +83,31 @@ class Shape:
     selector: Obj | None
     template_labels: dict[str, str]
 
+    def judge(self, labels: dict[str, str] | None) -> tuple[bool, bool]:
+        """(matches the selector, carries the template's labels) for a pod's labels."""
+        return selector_matches(self.selector, labels), matches(labels, self.template_labels)
+
+
+class _Judged:
+    """Shape.judge remembered for the last labels dict seen per ReplicaSet (its pods share the
+    template's labels dict, frozen like every stored object)."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[Shape, dict[str, str] | None, tuple[bool, bool]]] = {}
+
+    def __call__(self, shape: Shape, labels: dict[str, str] | None) -> tuple[bool, bool]:
+        hit = self._last.get(id(shape))
+        if hit is not None and hit[0] is shape and hit[1] is labels:
+            return hit[2]
+        verdict = shape.judge(labels)
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[id(shape)] = (shape, labels, verdict)
+        return verdict
+
+
+_judged = _Judged()
+
 
 @dataclass(frozen=True, slots=True)
 class PodFacts:
@@ -110,18 +135,13 @@ def pod_facts(pod: Obj, shape: Shape | None) -> PodFacts:
     terminating = is_terminating(pod) and not is_terminal(pod)
     if not active or shape is None:
         return PodFacts(owner, terminating=terminating)
-    labels = pod["metadata"].get("labels")
-    if not selector_matches(shape.selector, labels):
+    fits, labeled = _judged(shape, pod["metadata"].get("labels"))
+    if not fits:
         return PodFacts(owner, misfit=True)
-    ready = is_ready(pod)
-    since = parse_rfc3339((condition(pod, "Ready") or {}).get("lastTransitionTime")) if ready else None
-    return PodFacts(
-        owner,
-        claimed=True,
-        ready=ready,
-        labeled=matches(labels, shape.template_labels),
-        ready_since=since,
-    )
+    ready_cond = condition(pod, "Ready")
+    ready = ready_cond is not None and ready_cond.get("status") == "True"
+    since = parse_rfc3339(ready_cond.get("lastTransitionTime")) if ready and ready_cond else None
+    return PodFacts(owner, claimed=True, ready=ready, labeled=labeled, ready_since=since)
 
 
 @dataclass
