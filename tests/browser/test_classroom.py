@@ -338,3 +338,62 @@ def test_a_terminating_pod_left_out_is_drawn_terminating(page: Any, app_url: str
     assert border == "dotted" and "repeating-linear-gradient" in background, (border, background)
     chip = page.locator("#services .chip.state-terminating").first
     assert chip.evaluate("(n) => getComputedStyle(n).borderTopStyle") == border
+
+
+def test_console_in_a_lesson_suggests_its_commands_says_it_is_busy_and_stops(page: Any, app_url: str) -> None:
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(app_url)
+    _start(page, "readiness")
+    for n in (1, 2):  # step 2 makes web-svc
+        page.keyboard.press("ArrowRight")
+        _settled(page, n, 4)
+    page.click("[data-part=console-toggle]")
+    console = page.locator("#console")
+    suggestions = console.locator(".suggestion")
+    page.wait_for_function(
+        "() => document.querySelector('#console [data-part=suggestions]').dataset.source === 'lesson'"
+    )
+    offered = [b.get_attribute("title") for b in suggestions.all()]
+    assert "kubectl get endpointslices -l kubernetes.io/service-name=web-svc" in offered, offered
+    assert not any("shipping-api" in c for c in offered), offered  # not a Service of this lesson
+    # the console stays under the diagram: the lesson's words and buttons are whole and uncovered
+    assert page.evaluate(LAYOUT_JS) == []
+    covered = page.evaluate(
+        """() => { const c = document.getElementById('console').getBoundingClientRect();
+            return [...document.querySelectorAll('#lesson [data-part=next], #lesson [data-part=back],'
+                                                 + ' #lesson [data-part=narration]')]
+              .filter((n) => { const b = n.getBoundingClientRect();
+                  return b.left < c.right && b.right > c.left && b.top < c.bottom && b.bottom > c.top; })
+              .map((n) => n.dataset.part); }"""
+    )
+    assert covered == []
+
+    box = page.locator("#console-input")
+    box.fill("kubectl get endpoints -w")
+    box.press("Enter")
+    busy = console.locator("[data-part=busy]")
+    busy.wait_for()
+    assert busy.inner_text() == "running: kubectl get endpoints -w"
+    assert console.locator("[data-part=stop]").is_visible()
+    out = console.locator("[data-part=output]")
+    page.wait_for_function(
+        "() => document.querySelector('#console [data-part=output]').textContent.includes('web-svc')"
+    )
+    # a command typed meanwhile is not lost: the console says it is busy and keeps the line
+    box.fill("kubectl get pods")
+    box.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#console [data-part=output]').textContent.includes('(busy:')"
+    )
+    assert box.input_value() == "kubectl get pods"
+    box.press("Control+c")  # as in a terminal: the watch ends
+    page.wait_for_selector("#console:not([data-running])")
+    assert "(stopped)" in out.inner_text() and busy.is_hidden()
+    box.press("Enter")  # now it runs
+    page.wait_for_selector("#console:not([data-running])")
+    output = "() => document.querySelector('#console [data-part=output]').textContent"
+    page.wait_for_function(f"() => /\\$ kubectl get pods\\n[^$]*NAME/.test(({output})())")
+    # a suggested command runs with a click
+    suggestions.filter(has_text="describe endpoints web-svc").first.click()
+    page.wait_for_selector("#console:not([data-running])")
+    assert "Name:         web-svc" in out.inner_text()
