@@ -3,17 +3,28 @@ the first corrupt or truncated line, remembering where and why it stopped."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import orjson
+
 from app.recording.format import Entry, Header, RecordingError, parse_header, parse_item
+
+MAX_DEPTH = 1024  # the JSON parser's limit: a line nested deeper is damage, not a recording
 
 
 def _decode(raw: bytes) -> object:
-    return json.loads(raw.decode("utf-8"))
+    """A line's JSON; UnicodeDecodeError for bytes that are not UTF-8, ValueError otherwise (also
+    for nesting deeper than MAX_DEPTH, which the parser refuses instead of recursing)."""
+    text = raw.decode("utf-8")
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        if "depth" in str(e) or "recursion" in str(e):
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+        raise
 
 
 class RecordingReader:

@@ -6,6 +6,7 @@ state: a recording started mid-session begins with the state the view holds (its
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,24 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # a lesson on the simulator is well under 1 MB
 DEFAULT_MAX_ITEMS = 1_000_000
+
+
+def create_new(path: Path) -> BinaryIO:
+    """Open a file that did not exist, for writing: exclusive create (an existing file is never
+    truncated, whatever it is) and no symlink followed at the last step; readable by the owner only
+    (a recording of a real cluster holds its names and addresses). RecordingError says why not."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        kind = "a symlink" if path.is_symlink() else "a file"
+        raise RecordingError(
+            f"{path}: there is already {kind} of that name; a recording never replaces one "
+            "(choose another name)"
+        ) from None
+    except OSError as e:
+        raise RecordingError(f"{path}: cannot write the recording: {e.strerror or e}") from None
+    return os.fdopen(fd, "wb")
 
 
 def _size(n: int) -> str:
@@ -90,16 +109,14 @@ class Recorder:
         return self._file is not None
 
     def start(self, path: str | Path) -> dict[str, Any]:
-        """Begin writing to `path` (replaced if it exists): the header, the current state, then every
-        item seen. RecordingError when already recording or the file cannot be written."""
+        """Begin writing to `path`, a new file (never one that exists, never through a symlink): the
+        header, the current state, then every item seen. RecordingError when already recording or the
+        file cannot be created."""
         path = Path(path).expanduser()
         with self._lock:
             if self._file is not None:
                 raise RecordingError(f"already recording to {self.path}; stop that first")
-            try:
-                self._file = open(path, "wb")  # closed by stop()
-            except OSError as e:
-                raise RecordingError(f"{path}: cannot write the recording: {e.strerror or e}") from None
+            self._file = create_new(path)  # closed by stop()
             self.path = path
             self._started = self._clock()
             self._last_t = 0.0
@@ -164,7 +181,7 @@ class Recorder:
             return False
         try:
             line = item_line(t, item)
-        except (TypeError, ValueError) as e:  # something JSON cannot carry: skip it, keep recording
+        except (TypeError, ValueError, RecursionError) as e:  # JSON cannot carry it: skip it, go on
             self.skipped += 1
             log.warning("recording: skipped a %s that is not JSON (%s)", type(item).__name__, e)
             return True

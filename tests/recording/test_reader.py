@@ -153,3 +153,75 @@ def test_a_header_only_recording_plays_nothing(tmp_path: Path) -> None:
         "stoppedAt": None,
     }
     assert watcher.items == []
+
+
+def test_absurd_nesting_plays_up_to_the_damage_and_says_so(session: Session, tmp_path: Path) -> None:
+    """One line nested 20,000 deep (a hostile or broken file): everything before it plays, the replay
+    says where and why it stopped; no RecursionError, no traceback."""
+    lines = lines_of(session)
+    n = 25
+    deep = b'{"t": 12, "item": "change", "type": "ADDED", "kind": "Pod", "obj": ' + b"[" * 20_000
+    deep += b"]" * 20_000 + b"}\n"
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(b"".join([*lines[: n - 1], deep, *lines[n:]]))
+    rec = read_recording(path)
+    assert len(rec.entries) == n - 2
+    assert rec.stopped_at == f"line {n}: not valid JSON (nested deeper than 1024 levels)"
+    _, watcher = replay_all(path)
+    assert watcher.current() == session.views[n - 3]
+    assert watcher.meta["connection"]["problems"] == [f"recording stopped at {rec.stopped_at}"]
+
+    header = tmp_path / "deep-header.jsonl"
+    header.write_bytes(b'{"slicescope-recording": ' + b"[" * 20_000 + b"]" * 20_000 + b"}\n")
+    with pytest.raises(RecordingError, match=r"deep-header\.jsonl: the first line is not JSON"):
+        read_recording(header)
+
+
+def test_the_cli_replays_a_deeply_nested_recording_without_a_traceback(
+    session: Session, tmp_path: Path
+) -> None:
+    """`slicescope --replay` of such a file serves the valid part and names the damage on the page."""
+    import subprocess
+    import sys
+
+    from tests.fixtures_app import wait_for
+
+    lines = lines_of(session)
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(b"".join([*lines[:10], b"[" * 20_000 + b"]" * 20_000 + b"\n", *lines[10:]]))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--replay", str(path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        import httpx
+
+        snap = wait_for(
+            lambda: _get_json(httpx, f"http://127.0.0.1:{port}/api/snapshot"),
+            timeout=60,
+            what="the replay's page",
+        )
+        problems = snap["meta"]["connection"]["problems"]
+        assert problems == ["recording stopped at line 11: not valid JSON (nested deeper than 1024 levels)"]
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0].decode()
+    assert "Traceback" not in out and "RecursionError" not in out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get_json(httpx: object, url: str) -> object:
+    try:
+        r = httpx.get(url, timeout=5)  # type: ignore[attr-defined]
+        return r.json() if r.status_code == 200 else None
+    except Exception:
+        return None

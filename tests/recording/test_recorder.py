@@ -3,6 +3,7 @@ prefix while it records); start/stop at runtime; the size and count guards; writ
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,11 +165,67 @@ def test_start_twice_and_unwritable_paths_are_clear_errors(
     with pytest.raises(RecordingError, match=r"nodir/x\.jsonl: cannot write the recording: No such file"):
         recorder.start(tmp_path / "nodir" / "x.jsonl")
     assert recorder.recording is False
-    with pytest.raises(RecordingError, match="No space left on device"):
-        recorder.start("/dev/full")  # the header cannot be written
+    with pytest.raises(RecordingError, match="there is already a file of that name"):
+        recorder.start("/dev/full")  # an existing file (here a device) is never written over
     assert recorder.recording is False
     emit(Status("live"))
     assert seen == [Status("live")]
+
+
+def test_a_full_disk_stops_the_recording_with_a_clear_message(
+    tmp_path: Path, new_recorder: MakeRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from app.recording import recorder as recorder_module
+
+    class FullDisk(io.BufferedWriter):
+        budget = 0
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            if FullDisk.budget < len(data):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            FullDisk.budget -= len(data)
+            return super().write(data)
+
+    monkeypatch.setattr(recorder_module, "create_new", lambda path: FullDisk(io.FileIO(path, "xb")))
+    recorder = new_recorder(clock=Clock())
+    seen, emit = tapped(recorder)
+    with pytest.raises(RecordingError, match="No space left on device"):
+        recorder.start(tmp_path / "full.jsonl")  # the header cannot be written
+    assert recorder.recording is False
+    FullDisk.budget = 400  # room for the header and a line or two
+    recorder.start(tmp_path / "later.jsonl")
+    for i in range(20):
+        emit(Change("ADDED", "Pod", pod(f"p{i}")))
+    assert len(seen) == 20  # the feed went on
+    status = recorder.status()
+    assert status["recording"] is False and "No space left on device" in status["message"]
+    rec = read_recording(tmp_path / "later.jsonl")
+    assert rec.stopped_at is None and 0 < len(rec.entries) < 20  # a valid prefix
+
+
+def test_recording_never_replaces_a_file_and_never_follows_a_symlink(
+    tmp_path: Path, new_recorder: MakeRecorder
+) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep me too")
+    (tmp_path / "link.jsonl").symlink_to(elsewhere)
+    (tmp_path / "dangling.jsonl").symlink_to(tmp_path / "missing.jsonl")
+    recorder = new_recorder(clock=Clock())
+    with pytest.raises(RecordingError, match=r"precious\.txt: there is already a file of that name"):
+        recorder.start(precious)
+    with pytest.raises(RecordingError, match=r"link\.jsonl: there is already a symlink of that name"):
+        recorder.start(tmp_path / "link.jsonl")
+    with pytest.raises(RecordingError, match=r"dangling\.jsonl: there is already a symlink"):
+        recorder.start(tmp_path / "dangling.jsonl")
+    assert precious.read_text() == "keep me" and elsewhere.read_text() == "keep me too"
+    assert not (tmp_path / "missing.jsonl").exists()
+    recorder.start(tmp_path / "new.jsonl")
+    recorder.stop()
+    assert (tmp_path / "new.jsonl").stat().st_mode & 0o777 == 0o600
 
 
 def test_an_item_json_cannot_carry_is_skipped_not_fatal(tmp_path: Path, new_recorder: MakeRecorder) -> None:
