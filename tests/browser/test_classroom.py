@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import SIM_SPEED, _close_pages, _real_app_available
-from tests.browser.helpers import card, get_json, model_matches_snapshot
+from tests.browser.helpers import card, get_json, model_matches_snapshot, post_json
 
 pytestmark = pytest.mark.browser
 
@@ -397,3 +397,41 @@ def test_console_in_a_lesson_suggests_its_commands_says_it_is_busy_and_stops(pag
     suggestions.filter(has_text="describe endpoints web-svc").first.click()
     page.wait_for_selector("#console:not([data-running])")
     assert "Name:         web-svc" in out.inner_text()
+
+
+OVERLAP_JS = """(sel) => { const p = document.getElementById('panel').getBoundingClientRect();
+    const n = document.querySelector(sel).getBoundingClientRect();
+    return n.left < p.right && n.right > p.left && n.top < p.bottom && n.bottom > p.top; }"""
+
+
+def test_the_pod_panel_never_covers_what_it_talks_about(page: Any, app_url: str) -> None:
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(app_url)
+    _wait_ready(page, 4)
+    chips = card(page, SHIPPING).locator(".chip.state-ready:not([data-leaving])")
+    for i in range(chips.count()):  # every chip of the Service, whichever column it is drawn in
+        key = chips.nth(i).get_attribute("data-pod-key")
+        chips.nth(i).click()
+        page.locator("#panel:not([hidden])").wait_for()
+        assert not page.evaluate(OVERLAP_JS, f'#services .chip[data-pod-key="{key}"]'), key
+        page.keyboard.press("Escape")
+    # a pod matching no Service is drawn in the side column: its panel opens over the Services
+    orphan_key = chips.first.get_attribute("data-pod-key")
+    ns, name = orphan_key.split("/", 1)
+    post_json(app_url + "api/actions/label", {"namespace": ns, "pod": name, "labels": {"app": "debug"}})
+    orphan = page.locator(f'#orphans .orphan[data-pod-key="{orphan_key}"]')
+    orphan.click()
+    page.locator("#panel:not([hidden])").wait_for()
+    assert page.locator("#panel").get_attribute("data-side") == "left"
+    assert not page.evaluate(OVERLAP_JS, f'#orphans .orphan[data-pod-key="{orphan_key}"]')
+    page.keyboard.press("Escape")
+    # in a lesson, over the lesson's column: never over the diagram
+    _start(page, "endpoints-basics")
+    page.keyboard.press("ArrowRight")
+    _settled(page, 1, 7)
+    pod = page.locator("#orphans .orphan:not([data-leaving])").first
+    pod_key = pod.get_attribute("data-pod-key")
+    pod.click()
+    page.locator("#panel:not([hidden])").wait_for()
+    assert not page.evaluate(OVERLAP_JS, f'#orphans .orphan[data-pod-key="{pod_key}"]')
+    assert not page.evaluate(OVERLAP_JS, "#services")
