@@ -161,7 +161,14 @@ export function createOrphansView(root, opts) {
       }
       const ordered = [...groups.values()].sort((a, b) => rank(a.key) - rank(b.key) || (a.key < b.key ? -1 : 1));
       const animate = !changes.all;
-      reconcile(list, ordered, (g) => g.key, createGroup, (node, g) => updateGroup(node, g, animate), { animate: false });
+      // a group that empties animates out with its last pods, which stop counting as drawn at once
+      const wanted = new Set(ordered.map((g) => g.key));
+      for (const node of /** @type {HTMLCollectionOf<HTMLElement>} */ (list.children)) {
+        if (node.dataset.key !== undefined && !wanted.has(node.dataset.key)) {
+          for (const pod of /** @type {NodeListOf<HTMLElement>} */ (node.querySelectorAll(".orphan"))) pod.dataset.leaving = "1";
+        }
+      }
+      reconcile(list, ordered, (g) => g.key, createGroup, (node, g) => updateGroup(node, g, animate), { animate });
       empty.hidden = orphans.size > 0;
       root.dataset.count = String(orphans.size);
     },
