@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -19,7 +18,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 
 from app.actions import ActionContext, ActionTarget, SourceActions, build_router
 from app.classroom.auth import PresenterGuard, new_token
@@ -45,18 +43,8 @@ _FALLBACK_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>slicescope</title></head>
 <body><h1>slicescope</h1><p>{{ cluster.name }} ({{ cluster.mode }}): the page template is missing;
 see <a href="api/snapshot">api/snapshot</a>.</p>
-<script type="application/json" id="bootstrap">{{ bootstrap }}</script></body></html>
+</body></html>
 """
-
-
-def script_json(data: Any) -> Markup:
-    """JSON that is safe inside <script type="application/json">: no '<', '>' or '&' can end the
-    block or start markup, and U+2028/2029 are escaped too. JSON.parse gives back the same data."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(raw, esc)
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return Markup(text)
 
 
 @dataclass

@@ -16,7 +16,6 @@ import pytest
 
 from app.kinds import WATCHED_KINDS
 from app.paths import STATIC_DIR
-from app.server import script_json
 from app.sources.base import ClusterInfo, Resync, Status
 from app.static_files import AssetHasher
 from tests.fixtures_app import app_client, await_for, make_settings
@@ -313,13 +312,6 @@ async def test_cluster_strings_are_escaped_in_the_page() -> None:
         snap = await snapshot(client)  # the same strings, exact, in the data the page draws
         assert snap["meta"]["cluster"]["name"] == EVIL
         assert snap["pods"]["default/evil-pod"]["labels"] == {"app": EVIL, "tier": "a&b"}
-
-
-def test_script_json_cannot_end_its_block() -> None:
-    data = {"name": EVIL, "labels": {"tier": "a&b"}}
-    text = str(script_json(data))
-    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
-    assert json.loads(text) == data
 
 
 async def _has_pod(client: httpx.AsyncClient, key: str) -> bool:
