@@ -28,11 +28,11 @@ from app.sim.controllers.podutil import (
     is_ipv6,
     is_pod_ready,
     pod_ips,
-    pod_trigger_time,
     port_protocol,
     selector_of,
     should_pod_be_in_endpoints,
     should_set_hostname,
+    status_facts,
 )
 from app.sim.errors import ApiError
 from app.sim.store import ObjectStore, StoreEvent, key_of
@@ -213,38 +213,53 @@ class Member:
 
 @dataclass
 class PortCache:
-    """Endpoint ports built so far for one Service (by Service port index and number), and the
-    port lists made of them, so the pods of a Service share theirs."""
+    """Endpoint ports built so far for one Service (by Service port index and number), the port
+    lists made of them, so the pods of a Service share theirs, and the list each distinct set of
+    container ports resolves to (a Deployment's pods share their template's `ports` lists)."""
 
     ports: dict[tuple[int, int], Obj] = dataclasses.field(default_factory=dict)
     lists: dict[tuple[int | None, ...], tuple[tuple[_PortTuple, Obj], ...]] = dataclasses.field(
         default_factory=dict
     )
+    by_containers: dict[tuple[int, ...], tuple[list[Any], tuple[tuple[_PortTuple, Obj], ...]]] = (
+        dataclasses.field(default_factory=dict)
+    )
+
+    def of(self, svc: Obj, pod: Obj) -> tuple[tuple[_PortTuple, Obj], ...]:
+        spec = pod.get("spec") or {}
+        sources = [c.get("ports") for c in spec.get("containers") or ()]
+        sources += [(c.get("ports"), c.get("restartPolicy")) for c in spec.get("initContainers") or ()]
+        key = tuple(map(id, sources))
+        known = self.by_containers.get(key)
+        if known is not None and all(a is b for a, b in zip(known[0], sources, strict=True)):
+            return known[1]
+        ports: list[tuple[_PortTuple, Obj]] = []
+        nums: list[int | None] = []
+        for i, sp in enumerate((svc.get("spec") or {}).get("ports") or ()):
+            num = find_port(pod, sp)
+            nums.append(num)
+            if num is not None:
+                port = self.ports.get((i, num))
+                if port is None:
+                    port = self.ports[(i, num)] = _endpoint_port(sp, num)
+                ports.append((_port_tuple(port), port))
+        shared = self.lists.setdefault(tuple(nums), tuple(ports))
+        self.by_containers[key] = (sources, shared)  # holding `sources` keeps their ids theirs
+        return shared
 
 
 def member(svc: Obj, pod: Obj, cache: PortCache) -> Member:
     """The record `pack_endpoints` works from."""
-    ready_at = pod_trigger_time(pod)
+    f = status_facts(pod)
     publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
-    if not should_pod_be_in_endpoints(pod, publish):
-        return Member(pod, ready_at, None, False, ())
+    if f.terminal or not f.ips or (f.terminating and not publish):  # ShouldPodBeInEndpoints
+        return Member(pod, f.ready_at, None, False, ())
     want_v6 = ip_families(svc)[0] == "IPv6"
-    ip = next((ip for ip in pod_ips(pod) if is_ipv6(ip) == want_v6), None)
+    ip = next((ip for ip in f.ips if is_ipv6(ip) == want_v6), None)
     if ip is None:
-        return Member(pod, ready_at, None, False, ())
-    ports: list[tuple[_PortTuple, Obj]] = []
-    nums: list[int | None] = []
-    for i, sp in enumerate((svc.get("spec") or {}).get("ports") or ()):
-        num = find_port(pod, sp)
-        nums.append(num)
-        if num is not None:
-            port = cache.ports.get((i, num))
-            if port is None:
-                port = cache.ports[(i, num)] = _endpoint_port(sp, num)
-            ports.append((_port_tuple(port), port))
-    shared = cache.lists.setdefault(tuple(nums), tuple(ports))
+        return Member(pod, f.ready_at, None, False, ())
     uid = pod["metadata"].get("uid") or ""
-    return Member(pod, ready_at, (ip, uid), publish or is_pod_ready(pod), shared)
+    return Member(pod, f.ready_at, (ip, uid), publish or f.ready, cache.of(svc, pod))
 
 
 def pack_endpoints(svc: Obj, members: list[Member]) -> tuple[list[Obj], bool]:

@@ -24,14 +24,10 @@ from app.sim.controllers.podutil import (
     ip_families,
     is_external_name,
     is_ipv6,
-    is_pod_ready,
-    is_terminating,
-    pod_ips,
-    pod_trigger_time,
     port_protocol,
     selector_of,
-    should_pod_be_in_endpoints,
     should_set_hostname,
+    status_facts,
 )
 from app.sim.errors import ApiError
 from app.sim.store import ObjectStore, StoreEvent, key_of
@@ -68,12 +64,12 @@ def _conditions(ready: bool, serving: bool, terminating: bool) -> Obj:
 def pod_to_endpoint(pod: Obj, node: Obj | None, svc: Obj, address_type: str) -> Obj:
     """podToEndpoint: addresses of the family, the three conditions, hostname, targetRef, node, zone."""
     md = pod["metadata"]
-    serving = is_pod_ready(pod)
-    terminating = is_terminating(pod)
+    f = status_facts(pod)
+    serving, terminating = f.ready, f.terminating
     publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
     want_v6 = address_type == "IPv6"
     ep: Obj = {
-        "addresses": [ip for ip in pod_ips(pod) if is_ipv6(ip) == want_v6],
+        "addresses": [ip for ip in f.ips if is_ipv6(ip) == want_v6],
         # One shared dict per combination (stored objects are frozen): 10,000 endpoints, 8 dicts.
         "conditions": _conditions(publish or (serving and not terminating), serving, terminating),
     }
@@ -92,6 +88,30 @@ def pod_to_endpoint(pod: Obj, node: Obj | None, svc: Obj, address_type: str) -> 
     if zone:
         ep["zone"] = zone
     return ep
+
+
+class PortLists:
+    """The endpoint ports of the pods of one Service, worked out once per distinct set of container
+    ports (the pods of a Deployment share their template's `ports` lists, frozen like all stored
+    objects), each port list shared by the pods it belongs to."""
+
+    def __init__(self) -> None:
+        self._by_group: dict[packing.PortKey, list[Obj]] = {}
+        self._by_containers: dict[tuple[int, ...], tuple[list[Obj], packing.PortKey, list[Any]]] = {}
+
+    def of(self, svc: Obj, pod: Obj) -> tuple[list[Obj], packing.PortKey]:
+        spec = pod.get("spec") or {}
+        sources = [c.get("ports") for c in spec.get("containers") or ()]
+        sources += [(c.get("ports"), c.get("restartPolicy")) for c in spec.get("initContainers") or ()]
+        key = tuple(map(id, sources))
+        known = self._by_containers.get(key)
+        if known is not None and all(a is b for a, b in zip(known[2], sources, strict=True)):
+            return known[0], known[1]
+        ports = endpoint_ports(svc, pod)
+        group = packing.port_key(ports)
+        ports = self._by_group.setdefault(group, ports)
+        self._by_containers[key] = (ports, group, sources)  # holding `sources` keeps their ids theirs
+        return ports, group
 
 
 @dataclass(slots=True)
@@ -115,21 +135,19 @@ def slice_member(
     node: Obj | None,
     family: str,
     publish: bool,
-    shared_ports: dict[packing.PortKey, list[Obj]],
+    ports_of: PortLists,
 ) -> SliceMember:
-    ready_at = pod_trigger_time(pod)
-    if not should_pod_be_in_endpoints(pod, True):
-        return SliceMember(pod, node, ready_at, None, (), None, None, False)
-    ports = endpoint_ports(svc, pod)
-    group = packing.port_key(ports)
-    ports = shared_ports.setdefault(group, ports)
+    f = status_facts(pod)
+    if f.terminal or not f.ips:  # ShouldPodBeInEndpoints (terminating pods are kept)
+        return SliceMember(pod, node, f.ready_at, None, (), None, None, False)
+    ports, group = ports_of.of(svc, pod)
     if node is None and not publish:
-        return SliceMember(pod, node, ready_at, ports, group, None, None, True)
+        return SliceMember(pod, node, f.ready_at, ports, group, None, None, True)
     ep: Obj | None = pod_to_endpoint(pod, node, svc, family)
     if ep is not None and not ep["addresses"]:
         ep = None
     return SliceMember(
-        pod, node, ready_at, ports, group, ep, packing.endpoint_hash(ep) if ep else None, False
+        pod, node, f.ready_at, ports, group, ep, packing.endpoint_hash(ep) if ep else None, False
     )
 
 
@@ -218,7 +236,7 @@ class EndpointSliceController:
         cached = self._members.get(key)
         old_members = cached[1] if cached is not None and cached[0] is svc else {}
         members: dict[str, dict[str, SliceMember]] = {}
-        shared_ports: dict[packing.PortKey, list[Obj]] = {}
+        ports_of = PortLists()
 
         plan = packing.SlicePlan()
         plan.delete = [s for s in existing if s.get("addressType") not in families]
@@ -240,7 +258,7 @@ class EndpointSliceController:
                 node = nodes[node_name]
                 m = old.get(pod_name)
                 if m is None or m.pod is not pod or m.node is not node:
-                    m = slice_member(svc, pod, node, family, publish, shared_ports)
+                    m = slice_member(svc, pod, node, family, publish, ports_of)
                 fresh[pod_name] = m
                 if m.ports is None:
                     continue
@@ -296,13 +314,13 @@ class EndpointSliceController:
             if len(todo) <= WARM_UP_BATCH:
                 return False
             self._stale[key] = todo  # worked off over the next turns without another scan
-        shared_ports: dict[packing.PortKey, list[Obj]] = {}
+        ports_of = PortLists()
         for family, pod in todo[-WARM_UP_BATCH:]:
             pod = self.store.get("Pod", *key_of(pod)) or pod
             node_name = (pod.get("spec") or {}).get("nodeName") or ""
             node = self.store.get("Node", "", node_name) if node_name else None
             cached[1].setdefault(family, {})[pod["metadata"]["name"]] = slice_member(
-                svc, pod, node, family, publish, shared_ports
+                svc, pod, node, family, publish, ports_of
             )
         del todo[-WARM_UP_BATCH:]
         if not todo:

@@ -72,6 +72,45 @@ def should_pod_be_in_endpoints(pod: Obj, include_terminating: bool) -> bool:
     return include_terminating or not is_terminating(pod)
 
 
+@dataclass(frozen=True, slots=True)
+class StatusFacts:
+    """What the endpoint controllers read of a pod, from one pass over it."""
+
+    ready: bool  # the Ready condition is True
+    ready_at: float | None  # the Ready condition's lastTransitionTime
+    terminal: bool  # Succeeded or Failed
+    terminating: bool  # deletionTimestamp set
+    ips: tuple[str, ...]  # status.podIPs, else status.podIP
+
+
+def status_facts(pod: Obj) -> StatusFacts:
+    """The pod's StatusFacts (the last pod asked about is remembered: controllers ask in turn)."""
+    if _last_facts[0] is pod:
+        return _last_facts[1]  # type: ignore[no-any-return]
+    status = pod.get("status") or {}
+    ready, ready_at = False, None
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == "Ready":
+            ready = cond.get("status") == "True"
+            ready_at = parse_rfc3339(cond.get("lastTransitionTime"))
+            break
+    ips = tuple(p["ip"] for p in status.get("podIPs") or () if p.get("ip"))
+    if not ips and status.get("podIP"):
+        ips = (status["podIP"],)
+    facts = StatusFacts(
+        ready,
+        ready_at,
+        status.get("phase") in ("Succeeded", "Failed"),
+        bool((pod.get("metadata") or {}).get("deletionTimestamp")),
+        ips,
+    )
+    _last_facts[:] = [pod, facts]
+    return facts
+
+
+_last_facts: list[Any] = [None, None]
+
+
 def should_set_hostname(pod: Obj, svc: Obj) -> bool:
     spec = _spec(pod)
     return (
@@ -204,15 +243,26 @@ class SelectorIndex:
 
 # ---- pod change filter -----------------------------------------------------
 def pod_endpoint_state(pod: Obj) -> tuple[Any, ...]:
-    """What about a pod can change its endpoints (podEndpointsChanged), labels aside."""
-    md = pod.get("metadata") or {}
+    """What about a pod can change its endpoints (podEndpointsChanged), labels aside. Both endpoint
+    controllers ask about the same (frozen, stored) pod in turn: the last answer is kept."""
+    if _last_state[0] is pod:
+        return _last_state[1]
+    state = _endpoint_state(pod)
+    _last_state[:] = [pod, state]
+    return state
+
+
+_last_state: list[Any] = [None, ()]
+
+
+def _endpoint_state(pod: Obj) -> tuple[Any, ...]:
+    f = status_facts(pod)
     spec = _spec(pod)
-    status = _status(pod)
     return (
-        bool(md.get("deletionTimestamp")),
-        is_pod_ready(pod),
-        status.get("phase") in ("Succeeded", "Failed"),
-        tuple(pod_ips(pod)),
+        f.terminating,
+        f.ready,
+        f.terminal,
+        f.ips,
         spec.get("nodeName"),
         spec.get("hostname"),
         spec.get("subdomain"),
