@@ -14,8 +14,8 @@ const SVG = "http://www.w3.org/2000/svg";
  * @typedef {import("./topology-layout.js").Layout} Layout
  * @typedef {import("./topology-layout.js").Box} Box
  * @typedef {import("./topology-layout.js").Link} Link
- * @typedef {{el: SVGGElement, sig: string, state: string}} DrawnBox
- * @typedef {{el: SVGPathElement, sig: string, state: string}} DrawnLink
+ * @typedef {{el: SVGGElement, box: Box|null}} DrawnBox
+ * @typedef {{el: SVGPathElement, link: Link|null}} DrawnLink
  */
 
 /** @param {string} tag @param {Record<string, string>} [attrs] */
@@ -42,9 +42,29 @@ function pathOf(segments) {
   return segments.map((pts) => pts.map((p, i) => `${i ? "L" : "M"}${px(p[0])} ${px(p[1])}`).join(" ")).join(" ");
 }
 
-/** @param {Box} b */
-function boxSig(b) {
-  return JSON.stringify([b.x, b.y, b.w, b.h, b.state, b.label, b.action || "", b.expanded, b.marked, b.podKey || "", b.lines]);
+/** Whether two layouts of a box draw the same (compared field by field: a render allocates nothing for it). @param {Box} a @param {Box} b */
+function sameBox(a, b) {
+  if (a.x !== b.x || a.y !== b.y || a.w !== b.w || a.h !== b.h || a.state !== b.state || a.label !== b.label) return false;
+  if (a.action !== b.action || a.expanded !== b.expanded || a.marked !== b.marked || a.podKey !== b.podKey || a.ip !== b.ip) return false;
+  if (a.lines.length !== b.lines.length) return false;
+  for (let i = 0; i < a.lines.length; i++) {
+    const p = a.lines[i];
+    const q = b.lines[i];
+    if (p.text !== q.text || p.x !== q.x || p.y !== q.y || p.size !== q.size || p.cls !== q.cls || p.anchor !== q.anchor) return false;
+  }
+  return true;
+}
+
+/** @param {Link} a @param {Link} b */
+function sameLink(a, b) {
+  if (a.state !== b.state || a.label !== b.label || a.segments.length !== b.segments.length) return false;
+  for (let i = 0; i < a.segments.length; i++) {
+    const p = a.segments[i];
+    const q = b.segments[i];
+    if (p.length !== q.length) return false;
+    for (let j = 0; j < p.length; j++) if (p[j][0] !== q[j][0] || p[j][1] !== q[j][1]) return false;
+  }
+  return true;
 }
 
 /** The flash of a box whose state changed, or that came in. */
@@ -151,16 +171,14 @@ export function createScene(svg) {
       for (const l of layout.links) {
         liveLinks.add(l.key);
         let drawn = links.get(l.key);
-        const sig = `${l.state}|${l.label}|${pathOf(l.segments)}`;
         if (!drawn) {
           const p = /** @type {SVGPathElement} */ (svgEl("path", { "data-key": l.key }));
-          drawn = { el: p, sig: "", state: l.state };
+          drawn = { el: p, link: null };
           links.set(l.key, drawn);
         }
-        if (drawn.sig !== sig) {
+        if (!drawn.link || !sameLink(drawn.link, l)) {
           paintLink(l, drawn.el);
-          drawn.sig = sig;
-          drawn.state = l.state;
+          drawn.link = l;
         }
         if (drawn.el === cursor) cursor = cursor.nextElementSibling;
         else linkLayer.insertBefore(drawn.el, cursor);
@@ -182,17 +200,15 @@ export function createScene(svg) {
         if (!drawn) {
           const g = /** @type {SVGGElement} */ (svgEl("g", { "data-key": b.key, "data-kind": b.kind }));
           g.append(svgEl("rect"));
-          drawn = { el: g, sig: "", state: b.state };
+          drawn = { el: g, box: null };
           boxes.set(b.key, drawn);
           isNew = true;
         }
-        const sig = boxSig(b);
-        if (drawn.sig !== sig) {
-          const flipped = !isNew && drawn.state !== b.state;
+        const before = drawn.box;
+        if (!before || !sameBox(before, b)) {
           paintBox(b, drawn.el);
-          drawn.sig = sig;
-          drawn.state = b.state;
-          if (animate && flipped) play(drawn.el, PULSE, 700);
+          drawn.box = b;
+          if (animate && before && before.state !== b.state) play(drawn.el, PULSE, 700);
         }
         if (drawn.el === at) at = at.nextElementSibling;
         else boxLayer.insertBefore(drawn.el, at);

@@ -292,21 +292,35 @@ export function createTopology(root, toggle, deps) {
     deps.request();
   }
 
-  /** Follow the pods matching no Service (only the pods that changed are looked at). @param {Model} m @param {Changes} changes */
+  /**
+   * Follow the pods matching no Service (only the pods that changed are looked at). Returns the
+   * namespaces where one came, went or changed ("*": all of them).
+   * @param {Model} m @param {Changes} changes @returns {Set<string>}
+   */
   function trackOrphans(m, changes) {
+    /** @type {Set<string>} */
+    const touched = new Set();
     if (changes.all || !orphansBuilt) {
       orphansByNs.clear();
       for (const pod of Object.values(m.pods)) if (!pod.services || pod.services.length === 0) addOrphan(pod.namespace, pod.key);
       orphansBuilt = true;
-      return;
+      touched.add("*");
+      return touched;
     }
     for (const key of changes.pods) {
       const ns = key.slice(0, key.indexOf("/"));
       const pod = m.pods[key];
       const set = orphansByNs.get(ns);
-      if (pod && (!pod.services || pod.services.length === 0)) addOrphan(ns, key);
-      else if (set) set.delete(key);
+      const was = Boolean(set && set.has(key));
+      if (pod && (!pod.services || pod.services.length === 0)) {
+        addOrphan(ns, key);
+        touched.add(ns);
+      } else if (was && set) {
+        set.delete(key);
+        touched.add(ns);
+      }
     }
+    return touched;
   }
   /** @param {string} ns @param {string} key */
   function addOrphan(ns, key) {
@@ -354,11 +368,21 @@ export function createTopology(root, toggle, deps) {
     if (key && picker.value !== key) picker.value = key;
   }
 
-  /** @param {Model} m @param {Changes} changes @param {string} key */
-  function touches(m, changes, key) {
+  /**
+   * Whether a change reaches the diagram of `key`: the Service, its pods, the pods of its namespace
+   * matching no Service (pods of other Services there change nothing drawn).
+   * @param {Model} m @param {Changes} changes @param {string} key @param {Set<string>} orphansTouched
+   */
+  function touches(m, changes, key, orphansTouched) {
     if (dirty || changes.all || changes.meta || changes.services.has(key)) return true;
-    const ns = `${m.services[key].namespace}/`;
-    for (const k of changes.pods) if (k.startsWith(ns)) return true;
+    const ns = m.services[key].namespace;
+    if (orphansTouched.has("*") || orphansTouched.has(ns)) return true;
+    const prefix = `${ns}/`;
+    for (const k of changes.pods) {
+      if (!k.startsWith(prefix)) continue;
+      const pod = m.pods[k];
+      if (!pod || (pod.services || []).includes(key) || (pod.endpointOf || []).includes(key)) return true;
+    }
     return false;
   }
 
@@ -465,7 +489,7 @@ export function createTopology(root, toggle, deps) {
      */
     render(m, changes) {
       model = m;
-      trackOrphans(m, changes);
+      const orphansTouched = trackOrphans(m, changes);
       if (!on) {
         queued = [];
         return;
@@ -486,7 +510,7 @@ export function createTopology(root, toggle, deps) {
       const hitsChanged = sig !== hitsSig;
       hitsSig = sig;
       if (key !== drawnKey) drawnKeyStable = false;
-      if (key !== drawnKey || hitsChanged || touches(m, changes, key)) {
+      if (key !== drawnKey || hitsChanged || touches(m, changes, key, orphansTouched)) {
         dirty = false;
         draw(m, key);
       }
