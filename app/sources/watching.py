@@ -449,7 +449,7 @@ async def continuous_watch(
     """List if needed, else check that a resume can be trusted; then watch from the last
     resourceVersion until the stream ends. Raises Expired (relist), Untrusted (relist), ApiError,
     ConnectionProblem, InactivityTimeout for the caller to handle."""
-    if state.resource_version is not None and not state.just_listed:
+    if state.resource_version is not None:  # a resume: first make sure the server is the same one
         await verify_resume(transport, target, state)
     if state.resource_version is None:
         state.verb = "list"
