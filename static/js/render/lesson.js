@@ -238,7 +238,7 @@ export function createLesson(root, handlers) {
     nextButton.toggleAttribute("disabled", atEnd || (queued && busy) || (pending && !busy));
     nextButton.dataset.queued = String(queued);
     part(root, "restart").toggleAttribute("disabled", pending);
-    setText(nextButton, atEnd ? "Done ✓" : queued ? "Next ▶ queued" : atStart && !busy ? "Start step 1 ▶" : "Next ▶");
+    setText(nextButton, atEnd ? "Done ✓" : queued ? "Queued ▶" : atStart && !busy ? "Start step 1 ▶" : "Next ▶");
 
     const checks = s.checks || [];
     part(root, "checks-box").hidden = checks.length === 0 && !busy;
