@@ -40,6 +40,8 @@ export function fly(layer, points, radius, podKey) {
     return { transform: `translate(${p[0]}px, ${p[1]}px)`, offset: Math.min(1, run / total) * 0.9 };
   });
   const last = points[points.length - 1];
+  // (opacity is named on the way, or it would fade all along it)
+  for (const f of frames) f.opacity = 1;
   frames.push({ transform: `translate(${last[0]}px, ${last[1]}px) scale(2.2)`, opacity: 0, offset: 1 });
   const ms = Math.max(SHORTEST_MS, Math.min(LONGEST_MS, total / SPEED));
   const anim = dot.animate(frames, { duration: ms, easing: "linear" });

@@ -435,7 +435,7 @@ export function createTopology(root, toggle, deps) {
       const ip = route.ok ? route.endpoint.ip : null;
       const way = ip ? layout.routes.get(ip) || null : null;
       const drawn = motionAllowed() && spend();
-      if (drawn && way) fly(scene.flightLayer, way.points, rem * 0.5, way.podKey);
+      if (drawn && way) fly(scene.flightLayer, way.points, rem * 0.55, way.podKey);
       else if (drawn && !route.ok) bounce(scene.flightLayer, layout.service, rem * 0.8);
       flights.push({
         at: performance.now(),
