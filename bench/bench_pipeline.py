@@ -24,6 +24,7 @@ import threading
 import time
 import tracemalloc
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -191,10 +192,13 @@ class Server:
         self.thread.join(timeout=20)
 
 
-def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[float], int, int, float]:
+def latency(
+    size: Size, cluster: SimCluster, settings: Settings
+) -> tuple[list[float], int, int, float, float]:
     """Label changes made on the server's loop at `rate`, each holding the time it was made; one SSE
     client in another process notes when the bytes carrying each arrive. Returns the latencies,
-    the changes made, the undelivered ones, and this process's CPU seconds per change."""
+    the changes made, the undelivered ones, this process's CPU seconds per change, and the share
+    of the time the server's thread waited for a CPU."""
     app = create_app(settings, cluster=cluster)
     pods = running_pods(cluster)
     random.Random(2).shuffle(pods)  # each change hits another pod: same-pod changes would coalesce
@@ -204,7 +208,7 @@ def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[f
         try:
             client.start()
             time.sleep(0.5)  # the first snapshot of the whole cluster goes out first
-            cpu0 = time.process_time()
+            cpu0, wait0, t0 = time.process_time(), runqueue_wait(srv.thread), time.perf_counter()
             total = int(size.rate * size.seconds)
             start = time.perf_counter()
             for i in range(total):
@@ -219,10 +223,19 @@ def latency(size: Size, cluster: SimCluster, settings: Settings) -> tuple[list[f
                 srv.loop.call_soon_threadsafe(act)
             lat, missing = client.finish(total, 10.0)
             cpu = time.process_time() - cpu0
+            starved = (runqueue_wait(srv.thread) - wait0) / (time.perf_counter() - t0)
         finally:
             client.close()
             srv.loop.call_soon_threadsafe(app.state.runtime.hub.drop_all)  # end streams before shutdown
-    return lat, total, missing, cpu / max(total, 1)
+    return lat, total, missing, cpu / max(total, 1), starved
+
+
+def runqueue_wait(thread: threading.Thread) -> float:
+    """Seconds the thread spent ready to run but without a CPU (Linux schedstat)."""
+    try:
+        return int(Path(f"/proc/self/task/{thread.native_id}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -244,12 +257,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"  build (controllers on the manual clock): {built:.1f} s for {pods} pods")
     view_bytes, engine = view_memory(cluster)
     settings = Settings(port=0, sim_lesson=False)
-    cpu_runs, base_runs, http_runs, p50_runs, p99_runs = [], [], [], [], []
+    cpu_runs, base_runs, http_runs, p50_runs, p99_runs, starved_runs = [], [], [], [], [], []
     delivered = sent = 0
     for run in range(a.runs):
         base = json_baseline(cluster)  # the baseline next to each run: the machine's speed right then
         cpu, n = steady_cpu(size, cluster, engine, run)
-        lat, total, missing, http_cpu = latency(size, cluster, settings)
+        lat, total, missing, http_cpu, starved = latency(size, cluster, settings)
+        starved_runs.append(starved)
         cpu_runs.append(cpu)
         base_runs.append(base)
         http_runs.append(http_cpu)
@@ -259,7 +273,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(
             f"  run {run + 1}: CPU per change {cpu * 1000:.3f} ms ({cpu / base:.1f}x a JSON round trip), "
             f"with HTTP {http_cpu * 1000:.3f} ms; SSE p50 {p50_runs[-1] * 1000:.1f} ms, "
-            f"p99 {p99_runs[-1] * 1000:.1f} ms; delivered {len(lat)}/{total}"
+            f"p99 {p99_runs[-1] * 1000:.1f} ms; delivered {len(lat)}/{total}; "
+            f"the server waited for a CPU {starved:.0%} of the time"
         )
 
     ratios = [c / b for c, b in zip(cpu_runs, base_runs, strict=True)]
@@ -294,7 +309,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"  change -> SSE latency: p50 {figures['latency_p50_ms']:.1f} ms, "
         f"p99 {figures['latency_p99_ms']:.1f} ms "
         f"(= {figures['latency_p50_ms'] / tick_ms:.2f}x / {figures['latency_p99_ms'] / tick_ms:.2f}x "
-        f"the {tick_ms:.0f} ms coalescing tick); delivered {delivered}/{sent}"
+        f"the {tick_ms:.0f} ms coalescing tick); delivered {delivered}/{sent}; the server waited for "
+        f"a CPU {statistics.median(starved_runs):.0%} of the time"
     )
     return figures
 
