@@ -309,6 +309,11 @@ def test_next_pressed_while_a_step_plays_is_queued(page: Any, slow_url: tuple[st
     assert "then step 2 starts" in lesson.locator("[data-part=busy]").inner_text()
     assert lesson.locator("[data-part=msg]").inner_text() == ""
     assert page.evaluate(LAYOUT_JS) == []
+    rows = page.evaluate(
+        "() => new Set([...document.querySelectorAll('#lesson .lesson-buttons .btn')]"
+        ".map((b) => Math.round(b.getBoundingClientRect().top))).size"
+    )
+    assert rows == 1  # Back, Queued, Restart, Stop on one row
     page.keyboard.press("ArrowRight")  # one queued Next at most
 
     # step 1 plays out, then step 2 runs by itself and settles with its checks passing
