@@ -109,10 +109,12 @@ async def test_every_client_gets_the_same_bytes_object_and_resumes_with_its_inst
     async with serving(hub) as streams:
         conns = [FakeConnection() for _ in range(3)]
         streams += [open_stream(hub, c) for c in conns]
-        await await_for(lambda: all(c.events() for c in conns), what="three snapshots")
+        await await_for(lambda: all(c.events() for c in conns), within=30, what="three snapshots")
         engine.put("a", 1)
         hub.flush()
-        await await_for(lambda: all(len(c.events()) == 2 for c in conns), what="the delta everywhere")
+        await await_for(
+            lambda: all(len(c.events()) == 2 for c in conns), within=30, what="the delta everywhere"
+        )
         sent = [[m["body"] for m in c.messages[1:]] for c in conns]
         for conn in conns:
             (snap_event, snap_id, snap), (event, event_id, data) = conn.events()
@@ -126,7 +128,7 @@ async def test_every_client_gets_the_same_bytes_object_and_resumes_with_its_inst
         hub.flush()
         late = FakeConnection()
         streams.append(open_stream(hub, late, hub.parse_event_id(f"{hub.instance}.1")))
-        await await_for(lambda: late.events(), what="the resumed stream")
+        await await_for(lambda: late.events(), within=30, what="the resumed stream")
         assert [(e, i) for e, i, _ in late.events()] == [("delta", f"{hub.instance}.2")]
 
 
@@ -135,7 +137,7 @@ async def test_an_idle_stream_gets_pings() -> None:
     async with serving(hub, ping_seconds=0.05) as streams:
         conn = FakeConnection()
         streams.append(open_stream(hub, conn))
-        await await_for(lambda: conn.body.count(PING) >= 2, what="two pings")
+        await await_for(lambda: conn.body.count(PING) >= 2, within=30, what="two pings")
         assert conn.body.startswith(b"id: ")  # the snapshot came first
 
 
@@ -146,7 +148,7 @@ async def test_a_big_frame_goes_out_in_pieces() -> None:
     async with serving(hub) as streams:
         conn = FakeConnection()
         streams.append(open_stream(hub, conn))
-        await await_for(lambda: conn.events(), what="the big snapshot")
+        await await_for(lambda: conn.events(), within=30, what="the big snapshot")
         bodies = [m["body"] for m in conn.messages if m["type"] == "http.response.body"]
         assert len(bodies) >= 4 and all(len(b) <= WRITE_BYTES for b in bodies)
         assert conn.events()[0][2]["pods"]["big"] == "x" * (3 * WRITE_BYTES)
@@ -159,19 +161,21 @@ async def test_a_hung_write_is_cut_after_the_send_timeout_and_the_others_keep_re
     async with serving(hub, send_timeout=0.2) as streams:
         stalled, healthy = FakeConnection(with_transport=not plain), FakeConnection()
         streams += [open_stream(hub, stalled, plain=plain), open_stream(hub, healthy)]
-        await await_for(lambda: stalled.events() and healthy.events(), what="both snapshots")
+        await await_for(lambda: stalled.events() and healthy.events(), within=30, what="both snapshots")
         stalled.stalled = True
         (stuck,) = [c for c in hub.clients if c.on_stall is not None and c.on_stall.task is streams[0]]
         engine.put("a", 1)
         hub.flush()
-        await await_for(lambda: stuck.sending_since is not None, what="the stalled write to start")
+        await await_for(lambda: stuck.sending_since is not None, within=30, what="the stalled write to start")
         i = 1
         deadline = asyncio.get_running_loop().time() + 30
         while stuck in hub.clients:  # the others are served meanwhile
             assert asyncio.get_running_loop().time() < deadline, "the hung write was never cut"
             engine.put(f"p{i}", i)
             hub.flush()
-            await await_for(lambda: healthy.events()[-1][2]["seq"] == hub.seq, what="the healthy client")
+            await await_for(
+                lambda: healthy.events()[-1][2]["seq"] == hub.seq, within=30, what="the healthy client"
+            )
             assert stuck.pending <= hub.client_queue_messages
             i += 1
             await asyncio.sleep(0.01)
@@ -191,7 +195,7 @@ async def test_streams_end_when_the_server_is_told_to_exit(monkeypatch: pytest.M
     async with serving(hub, ping_seconds=0.05) as streams:
         conns = [FakeConnection(), FakeConnection()]
         streams += [open_stream(hub, c) for c in conns]
-        await await_for(lambda: all(c.events() for c in conns), what="the snapshots")
+        await await_for(lambda: all(c.events() for c in conns), within=30, what="the snapshots")
         exiting = True
         await asyncio.wait_for(asyncio.gather(*streams), 30)
         assert all(c.complete for c in conns), "each response was ended properly"
