@@ -364,3 +364,21 @@ def test_traffic_moves_nothing_and_stop_takes_its_counters_away(page: Any, stub_
     assert lane.count() == 0 and toggle.inner_text() == "▶ Send traffic"
     assert page.evaluate("(k) => window.slicescope.traffic.hitsOf(k)", SHIPPING) == {}
     assert page.evaluate(where, SHIPPING) == before
+
+
+def test_console_without_a_lesson_suggests_commands_about_the_services_there_are(
+    page: Any, stub_url: str
+) -> None:
+    page.goto(stub_url)
+    wait_ready_count(page, SHIPPING, 4)
+    page.click("[data-part=console-toggle]")
+    box = page.locator("#console [data-part=suggestions]")
+    assert (
+        box.get_attribute("data-source") == "cluster"
+        and box.locator(".suggestions-label").inner_text() == "try:"
+    )
+    offered = [b.get_attribute("title") for b in box.locator(".suggestion").all()]
+    services = page.evaluate("() => Object.values(window.slicescope.model.services).map((s) => s.name)")
+    named = {c.split()[-1] for c in offered if c.startswith("kubectl describe endpoints")}
+    assert named and named <= set(services), (offered, services)  # never a Service that is not there
+    assert offered[0] == "kubectl get endpoints" and "kubectl get endpoints -w" in offered
