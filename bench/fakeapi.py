@@ -804,7 +804,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(fail, status_obj(fail, reason, f"{reason} (injected by the fake API)"))
             return False
         token = self.server.token
-        if token and not token_in_path and self.headers.get("Authorization", "") != f"Bearer {token}":
+        scheme, _, given = self.headers.get("Authorization", "").partition(" ")
+        if token and not token_in_path and (scheme.lower() != "bearer" or given != token):
             self._send(401, status_obj(401, "Unauthorized", "Unauthorized"))
             return False
         return True

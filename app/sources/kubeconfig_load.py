@@ -37,21 +37,22 @@ def _trim_credentials(cfg: client.Configuration) -> None:
     header, whose error text shows the token), after every refresh too; and every secret registered
     so no message or log line can show it."""
 
-    def trim() -> None:
-        for key, value in list(cfg.api_key.items()):
+    def trim(configuration: client.Configuration) -> None:
+        for key, value in list(configuration.api_key.items()):
             if isinstance(value, str):
                 parts = value.strip().split(None, 1)
-                cfg.api_key[key] = " ".join(p.strip() for p in parts)
-                secrets.register(cfg.api_key[key])
-        secrets.register(cfg.password)
+                configuration.api_key[key] = " ".join(p.strip() for p in parts)
+                secrets.register(configuration.api_key[key])
+        secrets.register(configuration.password)
 
-    trim()
+    trim(cfg)
     hook = cfg.refresh_api_key_hook
     if hook is not None:
 
         def refresh(configuration: client.Configuration) -> None:
-            hook(configuration)
-            trim()
+            hook(configuration)  # the client's hook puts itself back in place of this one: undo that
+            trim(configuration)
+            configuration.refresh_api_key_hook = refresh
 
         cfg.refresh_api_key_hook = refresh
 

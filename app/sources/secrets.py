@@ -43,16 +43,30 @@ _known: set[str] = set()
 _lock = threading.Lock()
 
 
+_SCHEMES = ("bearer", "basic")
+
+
 def register(*secrets: str | None) -> None:
     """Remember exact secret values (a token, a password) so scrub() removes them wherever they
-    appear, whatever text surrounds them. Surrounding whitespace is ignored."""
-    with _lock:
-        for secret in secrets:
-            if isinstance(secret, str):
-                value = secret.strip()
-                for part in (value, *value.split(None, 1)[1:]):  # "Bearer xyz" -> also "xyz"
-                    if len(part) >= _MIN_KNOWN:
-                        _known.add(part)
+    appear, whatever text surrounds them: the whole value, each whitespace-separated piece of it (a
+    token broken by a line break shows in pieces), and how a repr() escapes them. An auth scheme word
+    ("Bearer") is not a secret."""
+    found: set[str] = set()
+    for secret in secrets:
+        if not isinstance(secret, str):
+            continue
+        value = secret.strip()
+        pieces = value.split()
+        if pieces and pieces[0].lower() in _SCHEMES:
+            pieces = pieces[1:]
+            value = value.split(None, 1)[1] if len(value.split(None, 1)) > 1 else ""
+        for part in (value, *pieces):
+            if len(part) >= _MIN_KNOWN:
+                found.add(part)
+                found.add(part.encode("unicode_escape").decode("ascii"))
+    if found:
+        with _lock:
+            _known.update(found)
 
 
 def scrub(text: str) -> str:
