@@ -22,7 +22,7 @@ from app.sources.kube import KubeSource
 from app.sources.watching import WatchConfig
 from tests.fixtures_app import SSEReader, apply_message, make_settings, running_app, wait_for
 from tests.live_server import live_server
-from tests.test_sse_live import Follower, follow_until_equal, post, ready_shipping, snapshot
+from tests.test_sse_live import Follower, follow_until_equal, post, snapshot
 
 READ_TIMEOUT = 30.0
 TOKEN = "replica-test-token-0123456789"
@@ -34,6 +34,17 @@ FAST = WatchConfig(
     refused_base=0.3,
     refused_cap=1.0,
 )
+
+
+def ready_shipping(http: httpx.Client, replicas: int = 4) -> dict[str, Any]:
+    """The server's view once shipping-api has `replicas` ready pods (a minute at most: busy machine)."""
+
+    def check() -> dict[str, Any] | None:
+        s = snapshot(http)
+        pods = [p for p in s["pods"].values() if p["labels"].get("app") == "shipping-api"]
+        return s if len(pods) == replicas and all(p["ready"] for p in pods) else None
+
+    return wait_for(check, timeout=60, what=f"{replicas} ready shipping-api pods")
 
 
 @dataclass
@@ -140,10 +151,10 @@ def test_a_client_that_stops_reading_is_cut_and_the_others_keep_receiving() -> N
         stalled.sendall(request.encode())
         healthy = Follower(base)
         try:
-            wait_for(lambda: len(hub.clients) == 1, what="the stalled client to connect")
+            wait_for(lambda: len(hub.clients) == 1, timeout=60, what="the stalled client to connect")
             (client,) = hub.clients
             healthy.start()
-            wait_for(lambda: len(hub.clients) == 2 and healthy.model, what="the healthy client")
+            wait_for(lambda: len(hub.clients) == 2 and healthy.model, timeout=60, what="the healthy client")
             started = time.monotonic()
             big = True
             while client in hub.clients:  # big Services make big deltas: the stalled socket fills up
@@ -161,7 +172,11 @@ def test_a_client_that_stops_reading_is_cut_and_the_others_keep_receiving() -> N
                     pass
             # the reading client kept up: every change in order, one snapshot only, equal to the server's
             ready_shipping(http, replicas=100 if big else 150)
-            wait_for(lambda: healthy.model and healthy.model == snapshot(http), what="the healthy client")
+            wait_for(
+                lambda: healthy.model and healthy.model == snapshot(http),
+                timeout=60,
+                what="the healthy client",
+            )
             assert healthy.events.count("snapshot") == 1
             assert healthy.error is None
             assert len(hub.clients) == 1

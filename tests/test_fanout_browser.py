@@ -17,8 +17,8 @@ from tests.browser.browser import chromium_available, chromium_context
 from tests.browser.helpers import model_matches_snapshot
 from tests.fixtures_app import wait_for
 from tests.kube.simapi import TcpProxy
-from tests.test_fanout import two_replicas
-from tests.test_sse_live import post, ready_shipping
+from tests.test_fanout import ready_shipping, two_replicas
+from tests.test_sse_live import post
 
 pytestmark = pytest.mark.browser
 
