@@ -59,6 +59,23 @@ def _loaded(page: Any) -> None:
     )
 
 
+WHERE = """(key) => {
+    const chip = document.querySelector(`#services .chip[data-pod-key="${key}"]`);
+    const s = window.slicescope.search.state;
+    return {scrollY, innerHeight, chipTop: chip ? chip.getBoundingClientRect().top : null,
+            went: s.went && s.went.key, services: window.slicescope.services.stats, url: location.href};
+}"""
+
+
+def _chip_in_view(page: Any, pod_key: str) -> str:
+    try:
+        return page.wait_for_function(CHIP_IN_VIEW, arg=pod_key, timeout=30_000).json_value()
+    except Exception as e:
+        raise AssertionError(
+            f"the chip of {pod_key} never came into view: {page.evaluate(WHERE, pod_key)}"
+        ) from e
+
+
 CHIP_IN_VIEW = """(key) => {
     const chip = document.querySelector(`#services .chip[data-pod-key="${key}"]`);
     if (!chip) return null;
@@ -98,7 +115,7 @@ def test_search_finds_an_ip_far_down_and_the_url_brings_it_back(page: Any, big_u
     assert page.locator("#search [data-part=result]").inner_text() == "1 match"
     page.keyboard.press("Enter")
 
-    text = page.wait_for_function(CHIP_IN_VIEW, arg=target["pod"], timeout=30_000).json_value()
+    text = _chip_in_view(page, target["pod"])
     assert target["ip"] in text
     card = page.locator(f'#services .svc[data-key="{target["service"]}"]')
     assert card.locator(".chip").count() >= 100  # the slice was opened to its chips
@@ -109,7 +126,7 @@ def test_search_finds_an_ip_far_down_and_the_url_brings_it_back(page: Any, big_u
     # the same URL in a fresh load: same namespace, same search, same chip in view
     page.reload()
     _loaded(page)
-    text = page.wait_for_function(CHIP_IN_VIEW, arg=target["pod"], timeout=30_000).json_value()
+    text = _chip_in_view(page, target["pod"])
     assert target["ip"] in text
     assert page.input_value("#search input") == target["ip"]
     assert page.input_value("[data-part=ns-filter]") == target["ns"]
@@ -135,3 +152,56 @@ def test_an_old_namespace_link_still_filters(page: Any, big_url: str) -> None:
     assert (
         page.locator("#search [data-part=result]").inner_text() == "no match (+101 in other namespaces)"
     )  # the Service and its 100 pods
+
+
+def test_matching_and_the_url_state_follow_their_rules(page: Any, stub_url: str) -> None:
+    page.goto(stub_url)
+    out = page.evaluate(
+        """async () => {
+            const s = await import('./static/js/render/search.js');
+            const pod = (ns, name, ip, labels, services) => ({key: `${ns}/${name}`, namespace: ns, name, ip,
+                labels, services, endpointOf: services});
+            const svc = (ns, name, clusterIP, selector) => ({key: `${ns}/${name}`, namespace: ns, name,
+                clusterIP, selector, counts: {ready: 1, notReady: 0, terminating: 0}});
+            const web = 'default/web-svc';
+            const model = {services: {
+                    'default/web-svc': svc('default', 'web-svc', '10.96.0.10', {app: 'web'}),
+                    'shop/cart': svc('shop', 'cart', '10.96.0.11', {app: 'cart', tier: 'web'})},
+                pods: {'default/web-1': pod('default', 'web-1', '10.244.1.2', {app: 'web'}, [web]),
+                       'default/web-2': pod('default', 'web-2', '10.244.1.20', {app: 'web'}, [web]),
+                       'shop/cart-1': pod('shop', 'cart-1', '10.244.2.2', {app: 'cart', tier: 'web'}, []),
+                       'shop/debug': pod('shop', 'debug', null, {app: 'debug'}, [])}};
+            const names = (f) => f.hits.map((h) => `${h.kind}:${h.key}`);
+            return {
+                ip: names(s.findHits(model, '10.244.1.2', '')),
+                clusterIP: names(s.findHits(model, '10.96.0.11', '')),
+                label: names(s.findHits(model, 'app=web', '')),
+                labelKey: names(s.findHits(model, 'tier=', '')),
+                name: names(s.findHits(model, 'web', '')),
+                inNs: s.findHits(model, 'web', 'shop'),
+                none: s.findHits(model, 'nothing-like-this', ''),
+                orphanHome: s.findHits(model, 'debug', '').hits[0].service,
+                old: s.readViewState('#ns=kube-system'),
+                full: s.readViewState('#ns=a&q=10.0.0.1&svc=a%2Fb'),
+                add: s.viewStateHash('#ns=a', {q: '10.0.0.1', svc: 'a/b'}),
+                clear: s.viewStateHash('#ns=a&q=x&svc=a%2Fb', {q: '', svc: ''}),
+                keep: s.viewStateHash('#other=1', {ns: 'b'}),
+                empty: s.viewStateHash('#q=x', {q: null}),
+            };
+        }"""
+    )
+    # the exact address first, then the ones it begins
+    assert out["ip"] == ["pod:default/web-1", "pod:default/web-2"]
+    assert out["clusterIP"] == ["service:shop/cart"]
+    assert out["label"] == ["service:default/web-svc", "pod:default/web-1", "pod:default/web-2"]
+    assert out["labelKey"] == ["service:shop/cart", "pod:shop/cart-1"]
+    assert out["name"][0] == "service:default/web-svc"  # a Service named so before the pods
+    assert out["inNs"]["hits"] == [] and out["inNs"]["elsewhere"] == 3
+    assert out["none"]["total"] == 0
+    assert out["orphanHome"] is None  # a pod no Service selects has no Service to scroll to
+    assert out["old"] == {"ns": "kube-system", "q": "", "svc": "", "view": ""}
+    assert out["full"] == {"ns": "a", "q": "10.0.0.1", "svc": "a/b", "view": ""}
+    assert out["add"] == "#ns=a&q=10.0.0.1&svc=a%2Fb"
+    assert out["clear"] == "#ns=a"
+    assert out["keep"] == "#ns=b&other=1"
+    assert out["empty"] == ""

@@ -7,6 +7,7 @@
  */
 
 import { el, part, setAttr, setText } from "../dom.js";
+import * as frame from "../frame.js";
 
 /** Matches listed under the box. */
 const SHOWN = 8;
@@ -273,7 +274,7 @@ export function createSearch(root, deps) {
       // a pod no Service selects: in the unmatched pods when drawn there, else its panel
       const drawn = /** @type {HTMLElement|null} */ (document.querySelector(`#orphans .orphan[data-pod-key="${CSS.escape(hit.podKey)}"]`));
       if (drawn) {
-        drawn.scrollIntoView({ block: "center", behavior: "auto" });
+        frame.read(() => drawn.scrollIntoView({ block: "center", behavior: "auto" }));
         node = drawn;
       } else if (deps.openPod) deps.openPod(hit.podKey);
     }
