@@ -180,9 +180,10 @@ def test_a_stalled_client_is_resynced_not_buffered() -> None:
     settings = make_settings(client_queue_messages=limit, ping_seconds=0.3)
     # small kernel buffers on the server's side: the stalled socket blocks its writes after a few
     # kilobytes, not after the megabytes loopback autotuning allows (which a busy machine takes long
-    # to produce)
+    # to produce); and a write may hang long enough for a busy machine to make the changes that put
+    # the client behind before the server gives up on it
     with (
-        running_app(settings, send_buffer=8192) as base,
+        running_app(settings, send_buffer=8192, send_timeout=300.0) as base,
         httpx.Client(base_url=base, timeout=READ_TIMEOUT) as http,
     ):
         ready_shipping(http)
