@@ -26,16 +26,33 @@ def tune_allocator() -> bool:
     global _tuned
     if _tuned:
         return True
-    name = ctypes.util.find_library("c")
-    if not name:
+    libc = _libc()
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(name)
         ok = libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024) == 1 and libc.mallopt(_M_ARENA_MAX, 2) == 1
-    except (OSError, AttributeError):
+    except AttributeError:
         return False
     _tuned = ok
     return ok
+
+
+def trim() -> None:
+    """Hand the allocator's free pages back to the OS (after the first lists: their buffers are gone)."""
+    libc = _libc()
+    with contextlib.suppress(AttributeError):
+        if libc is not None:
+            libc.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
 
 
 class CollectorPause:
@@ -67,3 +84,4 @@ class CollectorPause:
         gc.enable()
         gc.collect()
         gc.freeze()
+        trim()
