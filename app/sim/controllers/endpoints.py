@@ -19,7 +19,6 @@ from app.sim.controllers.podutil import (
     LABEL_ENDPOINTS_MANAGED_BY,
     LABEL_HEADLESS,
     Key,
-    PodServiceMap,
     TriggerTimeTracker,
     find_port,
     ip_families,
@@ -30,6 +29,7 @@ from app.sim.controllers.podutil import (
     pod_ips,
     port_protocol,
     selector_of,
+    shared_pod_service_map,
     should_pod_be_in_endpoints,
     should_set_hostname,
     status_facts,
@@ -351,7 +351,7 @@ class EndpointsController:
         self.store = store
         self.clock = clock
         self.queue = KeyQueue(clock, self.sync, "endpoint-controller")
-        self._map = PodServiceMap()
+        self._map = shared_pod_service_map(store)
         self._tracker = TriggerTimeTracker()
         # Per Service: the Service object the records were made for, and a record per pod.
         self._members: dict[Key, tuple[Obj, dict[str, Member]]] = {}
@@ -376,10 +376,10 @@ class EndpointsController:
 
     def _on_event(self, ev: StoreEvent) -> None:
         if ev.kind == "Pod":
-            for key in self._map.pod_changed(ev.type, ev.obj):
+            for key in self._map.pod_event(ev.rv, ev.type, ev.obj):
                 self.queue.add(key)
         elif ev.kind == "Service":
-            self.queue.add(self._map.service_changed(ev.type, ev.obj))
+            self.queue.add(self._map.service_event(ev.rv, ev.type, ev.obj))
         elif ev.kind == "Endpoints" and ev.type == "DELETED" and not self.queue.writing:
             self.queue.add(key_of(ev.obj))
 

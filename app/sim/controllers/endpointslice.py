@@ -18,7 +18,6 @@ from app.sim.controllers.podutil import (
     LABEL_SLICE_MANAGED_BY,
     SLICE_CONTROLLER,
     Key,
-    PodServiceMap,
     TriggerTimeTracker,
     find_port,
     ip_families,
@@ -26,6 +25,7 @@ from app.sim.controllers.podutil import (
     is_ipv6,
     port_protocol,
     selector_of,
+    shared_pod_service_map,
     should_set_hostname,
     status_facts,
 )
@@ -161,7 +161,7 @@ class EndpointSliceController:
         self.clock = clock
         self.max_endpoints_per_slice = max_endpoints_per_slice
         self.queue = KeyQueue(clock, self.sync, "endpointslice-controller")
-        self._map = PodServiceMap()
+        self._map = shared_pod_service_map(store)
         self._tracker = TriggerTimeTracker()
         self._waiting_for_node: dict[str, set[Key]] = {}
         # Per Service: the Service object the records were made for; per family, a record per pod.
@@ -192,10 +192,10 @@ class EndpointSliceController:
     def _on_event(self, ev: StoreEvent) -> None:
         kind = ev.kind
         if kind == "Pod":
-            for key in self._map.pod_changed(ev.type, ev.obj):
+            for key in self._map.pod_event(ev.rv, ev.type, ev.obj):
                 self.queue.add(key)
         elif kind == "Service":
-            self.queue.add(self._map.service_changed(ev.type, ev.obj))
+            self.queue.add(self._map.service_event(ev.rv, ev.type, ev.obj))
         elif kind == "EndpointSlice":
             if self.queue.writing:
                 return

@@ -4,7 +4,9 @@ families, the Service selector index and the last-change-trigger-time tracker (n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,6 +282,7 @@ class PodServiceMap:
 
     index: SelectorIndex = field(default_factory=SelectorIndex)
     _pods: dict[Key, tuple[dict[str, str], tuple[Any, ...]]] = field(default_factory=dict)
+    _answers: OrderedDict[int, Any] = field(default_factory=OrderedDict)  # by event resourceVersion
 
     def service_changed(self, event_type: str, svc: Obj) -> Key:
         md = svc["metadata"]
@@ -289,6 +292,24 @@ class PodServiceMap:
         else:
             self.index.set(key, selector_of(svc))
         return key
+
+    def pod_event(self, rv: int, event_type: str, pod: Obj) -> frozenset[Key]:
+        """pod_changed, worked out once per store event (by its resourceVersion) however many
+        controllers share the map."""
+        return self._once(rv, lambda: self.pod_changed(event_type, pod))  # type: ignore[no-any-return]
+
+    def service_event(self, rv: int, event_type: str, svc: Obj) -> Key:
+        """service_changed, worked out once per store event."""
+        return self._once(rv, lambda: self.service_changed(event_type, svc))  # type: ignore[no-any-return]
+
+    def _once(self, rv: int, work: Callable[[], Any]) -> Any:
+        answers = self._answers
+        if rv in answers:
+            return answers[rv]
+        answer = answers[rv] = work()
+        if len(answers) > 64:  # the events being handed round (more than one when writes nest)
+            answers.popitem(last=False)
+        return answer
 
     def pod_changed(self, event_type: str, pod: Obj) -> frozenset[Key]:
         md = pod["metadata"]
@@ -312,6 +333,19 @@ class PodServiceMap:
             before = self.index.services_for(ns, old[0])
             services = services | before if pod_changed else services ^ before
         return services
+
+
+_SHARED_MAPS: weakref.WeakKeyDictionary[object, PodServiceMap] = weakref.WeakKeyDictionary()
+
+
+def shared_pod_service_map(store: object) -> PodServiceMap:
+    """The PodServiceMap the endpoint controllers of one store share (as the controllers of a
+    kube-controller-manager share their informers' caches): one record per pod, one answer per
+    store event."""
+    found = _SHARED_MAPS.get(store)
+    if found is None:
+        found = _SHARED_MAPS[store] = PodServiceMap()
+    return found
 
 
 # ---- last-change-trigger-time ----------------------------------------------
