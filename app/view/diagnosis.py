@@ -22,7 +22,15 @@ def pods_word(n: int) -> str:
 
 
 def _similar(a: str, b: str) -> bool:
-    return a.lower() == b.lower() or difflib.SequenceMatcher(None, a, b).ratio() >= SIMILAR
+    if a.lower() == b.lower():
+        return True
+    matcher = difflib.SequenceMatcher(None, a, b)
+    # the cheap upper bounds first: a namespace with hundreds of label values is compared often
+    return (
+        matcher.real_quick_ratio() >= SIMILAR
+        and matcher.quick_ratio() >= SIMILAR
+        and matcher.ratio() >= SIMILAR
+    )
 
 
 # ---------------------------------------------------------------- pod against one Service

@@ -187,7 +187,9 @@ class ViewEngine:
         kind, ns = item.kind, item.namespace
         if kind not in SLIMMERS:
             return
-        listing = self._listing.pop((kind, ns), None) if item.cont else None
+        listing = self._listing.pop((kind, ns), None)  # a list broken off ends when the next one starts
+        if not item.cont:
+            listing = None
         if listing is None:
             # The first list of a kind builds the picture silently; later relists are missed changes: shown.
             quiet = (kind, ns) not in self._synced and (kind, None) not in self._synced
@@ -446,6 +448,10 @@ class ViewEngine:
                 if flags & LOUD:
                     drafts += diff_pod(old_pod, pod_pub)
 
+        if any(kind == "Pod" for kind, _ in self._listing):
+            # Pods are still arriving in pages: Services (their diagnoses especially, which read every
+            # pod of a namespace) are projected once the list is whole, not again at every page.
+            return self._finish(ops, drafts, now)
         unmatched_dirty, self._dirty_unmatched = self._dirty_unmatched, {}
         for ns, quiet_ns in unmatched_dirty.items():
             for name in idx.unmatched.get(ns, ()):
@@ -477,6 +483,10 @@ class ViewEngine:
                 if not quiet:
                     drafts += diff_service(idx, old, pub)
 
+        return self._finish(ops, drafts, now)
+
+    def _finish(self, ops: list[dict[str, Any]], drafts: list[Entry], now: float) -> list[dict[str, Any]]:
+        """Put the meta and timeline-clear ops first and the timeline entries last."""
         head: list[dict[str, Any]] = []
         if self._meta_dirty:
             self._meta_dirty = False

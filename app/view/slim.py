@@ -50,8 +50,11 @@ class PodState:
     later: tuple[float, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pod:
+    """A pod as the view keeps it. Treated as immutable (replaced, never changed in place); not
+    frozen only because a frozen dataclass sets each field through object.__setattr__."""
+
     namespace: str
     name: str
     labels: Labels
@@ -65,7 +68,7 @@ class Pod:
     key: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", (self.namespace, self.name))
+        self.key = (self.namespace, self.name)
 
     phase = property(lambda self: self.state.phase)
     status = property(lambda self: self.state.status)
@@ -96,7 +99,7 @@ class Pod:
             self.node,
             self.ports,
             self.created,
-            _share(replace(self.state, **changes)),
+            pod_state(*astuple_state(replace(self.state, **changes))),
         )
 
 
@@ -551,6 +554,57 @@ def not_ready_reason(
     return pod_reason(meta, spec, status, kubectl, now)[0]
 
 
+_STATES: dict[tuple[Any, ...], PodState] = {}
+
+
+def pod_state(
+    phase: str,
+    status: str,
+    ready: bool,
+    ready_text: str,
+    terminating: bool,
+    reason: str | None,
+    later: tuple[float, str] | None = None,
+) -> PodState:
+    """The one shared PodState with these facts (looked up by a plain tuple: hashing the dataclass
+    itself costs a Python call)."""
+    key = (phase, status, ready, ready_text, terminating, reason, later)
+    got = _STATES.get(key)
+    if got is None:
+        if len(_STATES) >= _SHARED_MAX:
+            _STATES.clear()
+        got = _STATES[key] = PodState(
+            sys.intern(phase),
+            sys.intern(status),
+            ready,
+            sys.intern(ready_text),
+            terminating,
+            sys.intern(reason) if reason else None,
+            (later[0], sys.intern(later[1])) if later else None,
+        )
+    return got
+
+
+_PLACES: dict[tuple[Any, ...], Place] = {}
+
+
+def place(node: str | None, zone: str | None, ready: bool, serving: bool, terminating: bool) -> Place:
+    """The one shared Place with these facts."""
+    key = (node, zone, ready, serving, terminating)
+    got = _PLACES.get(key)
+    if got is None:
+        if len(_PLACES) >= _SHARED_MAX:
+            _PLACES.clear()
+        got = _PLACES[key] = Place(
+            sys.intern(node) if node else None,
+            sys.intern(zone) if zone else None,
+            ready,
+            serving,
+            terminating,
+        )
+    return got
+
+
 _PORTS: dict[tuple[Any, ...], tuple[ContainerPort, ...]] = {}
 
 
@@ -580,6 +634,18 @@ def _container_ports(declared: tuple[tuple[Any, Any, Any], ...]) -> tuple[Contai
     with contextlib.suppress(TypeError):
         _PORTS[declared] = shared
     return shared
+
+
+def astuple_state(state: PodState) -> tuple[Any, ...]:
+    return (
+        state.phase,
+        state.status,
+        state.ready,
+        state.ready_text,
+        state.terminating,
+        state.reason,
+        state.later,
+    )
 
 
 def _all_running(meta: dict[str, Any], status: dict[str, Any], statuses: Any) -> bool:
@@ -620,24 +686,14 @@ def slim_pod(obj: Any, now: float | None = None) -> Pod:
     statuses = status.get("containerStatuses")
     if _all_running(meta, status, statuses):
         ready_n = sum(1 for cs in statuses if cs.get("ready") is True)
-        ready_text = sys.intern(f"{ready_n}/{len(containers)}")
+        ready_text = f"{ready_n}/{len(containers)}"
         if _condition(status, "Ready") == "True":
-            state = _share(PodState("Running", "Running", True, ready_text, False, None))
+            state = pod_state("Running", "Running", True, ready_text, False, None)
         else:
             reason, later = pod_reason(meta, spec, status, "Running", now)
-            state = _share(
-                PodState(
-                    "Running",
-                    "Running",
-                    False,
-                    ready_text,
-                    False,
-                    sys.intern(reason) if reason else None,
-                    (later[0], sys.intern(later[1])) if later else None,
-                )
-            )
+            state = pod_state("Running", "Running", False, ready_text, False, reason, later)
     else:
-        kubectl = sys.intern(kubectl_status(meta, spec, status))
+        kubectl = kubectl_status(meta, spec, status)
         reason, later = pod_reason(meta, spec, status, kubectl, now)
         ready_containers = sum(
             1
@@ -646,16 +702,15 @@ def slim_pod(obj: Any, now: float | None = None) -> Pod:
             and cs.get("ready") is True
             and _dict(cs.get("state")).get("running") is not None
         )
-        state = _share(
-            PodState(
-                _istr(status.get("phase")) or "Pending",
-                kubectl,
-                _condition(status, "Ready") == "True",
-                sys.intern(f"{ready_containers}/{len(containers)}"),
-                bool(meta.get("deletionTimestamp")),
-                sys.intern(reason) if reason else None,
-                (later[0], sys.intern(later[1])) if later else None,
-            )
+        phase = status.get("phase")
+        state = pod_state(
+            phase if phase.__class__ is str and phase else "Pending",
+            kubectl,
+            _condition(status, "Ready") == "True",
+            f"{ready_containers}/{len(containers)}",
+            bool(meta.get("deletionTimestamp")),
+            reason,
+            later,
         )
     ip = status.get("podIP")
     node = spec.get("nodeName")
@@ -702,14 +757,14 @@ def _recorded_pod(
                     ContainerPort(_istr(p.get("name")) or "", number, _istr(p.get("protocol")) or "TCP")
                 )
     ip = status.get("podIP")
-    state = PodState(
+    state = pod_state(
         _istr(status.get("phase")) or "Pending",
         _istr(derived.get("status")) or "Unknown",
         _condition(status, "Ready") == "True",
         _istr(derived.get("readyText")) or "0/0",
         bool(meta.get("deletionTimestamp")),
-        sys.intern(reason) if isinstance(reason, str) and reason else None,
-        (float(later[0]), sys.intern(later[1])) if later else None,
+        reason if isinstance(reason, str) and reason else None,
+        (float(later[0]), later[1]) if later else None,
     )
     return Pod(
         ns,
@@ -720,7 +775,7 @@ def _recorded_pod(
         _istr(spec.get("nodeName")),
         _share(tuple(ports)),
         _istr(meta.get("creationTimestamp")),
-        _share(state),
+        state,
     )
 
 
@@ -803,14 +858,12 @@ def slim_slice(obj: Any) -> EndpointSlice:
             SliceEndpoint(
                 sys.intern(addrs[0]),
                 _pod_ref(ep.get("targetRef")),
-                _share(
-                    Place(
-                        _istr(ep.get("nodeName")),
-                        _istr(ep.get("zone")),
-                        ready,
-                        serving,
-                        cond.get("terminating") is True,
-                    )
+                place(
+                    ep.get("nodeName") if ep.get("nodeName").__class__ is str else None,
+                    ep.get("zone") if ep.get("zone").__class__ is str else None,
+                    ready,
+                    serving,
+                    cond.get("terminating") is True,
                 ),
             )
         )

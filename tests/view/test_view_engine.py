@@ -347,3 +347,28 @@ def test_a_list_in_pages_removes_only_at_its_last_page_and_a_broken_off_list_rem
     model.apply(eng.take_ops())
     assert set(eng.state()["pods"]) == {"default/c", "default/d"}
     assert model.as_state() == eng.state()
+
+
+def test_services_wait_for_the_whole_pod_list_and_a_broken_off_list_does_not_hold_them() -> None:
+    """While pods arrive in pages, the Services (whose diagnoses read every pod of the namespace) are
+    projected once, when the list is whole; a list that broke off does not keep them waiting."""
+    eng, _ = engine()
+    eng.apply(Resync("Service", [service("web", {"app": "web"}), service("typo", {"app": "wbe"})]))
+    eng.take_ops()
+    before = eng.stats["service_projections"]
+    eng.apply(Resync("Pod", [pod("a")], more=True))
+    eng.take_ops()
+    eng.apply(Resync("Pod", [pod("b")], more=True, cont=True))
+    eng.take_ops()
+    assert eng.stats["service_projections"] == before
+    eng.apply(Resync("Pod", [pod("c")], cont=True))
+    ops = eng.take_ops()
+    assert eng.stats["service_projections"] == before + 2
+    assert {op["key"] for op in ops if op.get("coll") == "services"} == {"default/web", "default/typo"}
+    # a list broken off after one page, then a whole new one in a single page
+    eng.apply(Resync("Pod", [pod("a")], more=True))
+    eng.take_ops()
+    eng.apply(Resync("Pod", [pod("a"), pod("d")]))
+    eng.take_ops()
+    assert eng.state()["services"]["default/typo"]["diagnosis"]["code"] == "no-pods-match"
+    assert not eng.has_pending()
