@@ -170,10 +170,12 @@ def test_matching_and_the_url_state_follow_their_rules(page: Any, stub_url: str)
                 pods: {'default/web-1': pod('default', 'web-1', '10.244.1.2', {app: 'web'}, [web]),
                        'default/web-2': pod('default', 'web-2', '10.244.1.20', {app: 'web'}, [web]),
                        'shop/cart-1': pod('shop', 'cart-1', '10.244.2.2', {app: 'cart', tier: 'web'}, []),
-                       'shop/debug': pod('shop', 'debug', null, {app: 'debug'}, [])}};
+                       'shop/debug': pod('shop', 'debug', null, {app: 'debug'}, []),
+                       'default/a-late': pod('default', 'a-late', '10.244.1.9', {app: 'late'}, [])}};
             const names = (f) => f.hits.map((h) => `${h.kind}:${h.key}`);
             return {
                 ip: names(s.findHits(model, '10.244.1.2', '')),
+                prefix: names(s.findHits(model, '10.244.1.', '')),
                 clusterIP: names(s.findHits(model, '10.96.0.11', '')),
                 label: names(s.findHits(model, 'app=web', '')),
                 labelKey: names(s.findHits(model, 'tier=', '')),
@@ -192,6 +194,8 @@ def test_matching_and_the_url_state_follow_their_rules(page: Any, stub_url: str)
     )
     # the exact address first, then the ones it begins
     assert out["ip"] == ["pod:default/web-1", "pod:default/web-2"]
+    # addresses that begin alike, in address order (not by pod name)
+    assert out["prefix"] == ["pod:default/web-1", "pod:default/a-late", "pod:default/web-2"]
     assert out["clusterIP"] == ["service:shop/cart"]
     assert out["label"] == ["service:default/web-svc", "pod:default/web-1", "pod:default/web-2"]
     assert out["labelKey"] == ["service:shop/cart", "pod:shop/cart-1"]

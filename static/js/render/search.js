@@ -89,6 +89,20 @@ export function writeViewState(patch) {
 
 const IP_LIKE = /^(\d{1,3}\.){1,3}\d{0,3}$|^[0-9a-f]*:[0-9a-f:]*$/i;
 
+/** Addresses in numeric order (10.0.0.9 before 10.0.0.10); IPv6 as text. @param {string|null} a @param {string|null} b */
+function compareIPs(a, b) {
+  const pa = (a || "").split(".");
+  const pb = (b || "").split(".");
+  if (pa.length === 4 && pb.length === 4) {
+    for (let i = 0; i < 4; i++) {
+      const d = Number(pa[i]) - Number(pb[i]);
+      if (d) return d;
+    }
+    return 0;
+  }
+  return (a || "") < (b || "") ? -1 : (a || "") > (b || "") ? 1 : 0;
+}
+
 /** 0: equal, 1: starts with, 2: contains, -1: no. @param {string} text @param {string} q */
 function closeness(text, q) {
   if (!text) return -1;
@@ -192,7 +206,14 @@ export function findHits(model, query, namespace, limit = SHOWN) {
     }
   }
   const inView = namespace ? all.filter((h) => h.namespace === namespace) : all;
-  inView.sort((a, b) => a.rank - b.rank || (a.kind === b.kind ? 0 : a.kind === "service" ? -1 : 1) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const byAddress = eq <= 0 && IP_LIKE.test(q);
+  inView.sort(
+    (a, b) =>
+      a.rank - b.rank ||
+      (a.kind === b.kind ? 0 : a.kind === "service" ? -1 : 1) ||
+      (byAddress ? compareIPs(a.ip, b.ip) : 0) ||
+      (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
   return { hits: inView.slice(0, limit), total: inView.length, elsewhere: all.length - inView.length };
 }
 
