@@ -60,6 +60,9 @@ export function createConsole(root, handlers) {
   /** @type {AbortController|null} */
   let controller = null;
   let suggestedSig = "";
+  /** What the suggestions are drawn from, kept while the console is closed (drawn when it opens). */
+  /** @type {{model: import("../model.js").Model, lessonCommands: string[]|null}|null} */
+  let suggestFrom = null;
 
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -246,6 +249,13 @@ export function createConsole(root, handlers) {
     );
   }
 
+  function refreshSuggestions() {
+    if (!suggestFrom) return;
+    const { model, lessonCommands } = suggestFrom;
+    if (lessonCommands && lessonCommands.length) drawSuggestions(lessonCommands.slice(0, SUGGESTED_MAX), true);
+    else drawSuggestions(defaultSuggestions(model), false);
+  }
+
   return {
     /** @param {boolean} show */
     setAvailable(show) {
@@ -257,13 +267,16 @@ export function createConsole(root, handlers) {
      * @param {import("../model.js").Model} model @param {string[]|null} lessonCommands
      */
     suggest(model, lessonCommands) {
-      if (lessonCommands && lessonCommands.length) drawSuggestions(lessonCommands.slice(0, SUGGESTED_MAX), true);
-      else drawSuggestions(defaultSuggestions(model), false);
+      suggestFrom = { model, lessonCommands };
+      if (!root.hidden) refreshSuggestions();
     },
     toggle() {
       root.hidden = !root.hidden;
       document.documentElement.classList.toggle("console-open", !root.hidden);
-      if (!root.hidden) input.focus();
+      if (!root.hidden) {
+        refreshSuggestions();
+        input.focus();
+      }
     },
     get isOpen() {
       return !root.hidden;
