@@ -211,6 +211,18 @@ def test_1100_endpoints_fold_into_counted_bundles_that_open(page: Any, big_url: 
         "() => Number(document.querySelector('#topology svg.topo-svg').getAttribute('width'))"
     )
     assert width <= page.evaluate("() => window.slicescope.topology.state.width") + 1
+    # and beside an open lesson, in the narrower column that leaves
+    before = page.evaluate("() => window.slicescope.topology.state.width")
+    page.click("[data-part=lesson-toggle]")
+    page.wait_for_function(f"() => window.slicescope.topology.state.width < {before} - 100", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => Number(document.querySelector('#topology svg.topo-svg').getAttribute('width'))"
+        " <= window.slicescope.topology.state.width + 1",
+        timeout=WAIT_MS,
+    )
+    fits = page.evaluate(TEXT_FITS)
+    assert not fits["bad"], fits["bad"][:5]
+    assert fits["minSize"] >= 12.5
     _no_layout_read_while_drawing(page)
 
 

@@ -101,6 +101,12 @@ function sliceSuffix(slice, service) {
   return slice.startsWith(`${service}-`) && slice.length > service.length + 1 ? `…-${slice.slice(service.length + 1)}` : slice;
 }
 
+/** The first of `variants` (longest first) that fits `width` px at `size`, else the last one fitted. @param {string[]} variants @param {number} size @param {number} width */
+function firstFit(variants, size, width) {
+  for (const v of variants) if (textWidth(v, size) <= width) return v;
+  return fit(variants[variants.length - 1], size, width);
+}
+
 /** @param {Tally} t */
 function tallyGlyphs(t) {
   return `✓${t.ready} ✕${t.notReady} ⊘${t.terminating}`;
@@ -169,7 +175,7 @@ function addressLine(svc) {
  */
 export function layoutTopology(model, svc, opt) {
   const r = opt.rem;
-  const fs = { tag: 0.66 * r, meta: 0.76 * r, base: 0.88 * r, ip: 1.0 * r, title: 1.1 * r };
+  const fs = { tag: 0.72 * r, meta: 0.78 * r, base: 0.88 * r, ip: 1.0 * r, title: 1.1 * r };
   const pad = 0.45 * r;
   const hits = opt.hits || {};
   const marked = opt.marked || (() => false);
@@ -280,11 +286,13 @@ export function layoutTopology(model, svc, opt) {
   /** slices with rows get a trunk each, side by side in the gap after the slices */
   const trunked = slices.map((_, i) => nodeNames.some((n) => (nodes.get(n) || []).some((row) => (row.kind === "ep" || row.kind === "bundle") && row.slice === i)));
   const trunkCount = trunked.filter(Boolean).length;
-  const trunkStep = trunkCount ? Math.min(0.5 * r, (4.2 * r) / trunkCount) : 0;
   const W = Math.max(opt.width, 30 * r);
-  const gapL = 1.6 * r + trunkCount * trunkStep;
   const gapE = 1.3 * r;
   const ew = textWidth("✕ 10.244.100.250", fs.ip) + 2 * pad;
+  // the trunks share a band that a narrow column squeezes (down to 1.2 rem) before the boxes
+  const band = Math.max(1.2 * r, Math.min(4.2 * r, W - (7.5 * r + 1.6 * r + ew + gapE + 11 * r)));
+  const trunkStep = trunkCount ? Math.min(0.5 * r, band / trunkCount) : 0;
+  const gapL = 1.6 * r + trunkCount * trunkStep;
   /** the Service's trunk runs down its left edge; the slices hang from it, indented */
   const indent = 1.3 * r;
   // a narrow column (a lesson open beside it) takes room from the Service's column before the pods'
@@ -423,14 +431,15 @@ export function layoutTopology(model, svc, opt) {
     const n = (slice.endpoints || []).length;
     const t = sliceTally[i];
     const foldable = n > FOLD_OVER;
+    const room = lw - 2 * pad;
     /** @type {{text: string, size: number, cls: string}[]} */
     const spec = [
-      { text: "ENDPOINTSLICE", size: fs.tag, cls: "tag" },
-      ...wrap(slice.name, fs.base, lw - 2 * pad, 2).map((s) => ({ text: s, size: fs.base, cls: "name" })),
-      { text: n ? plural(n, "endpoint") : "no endpoints", size: fs.meta, cls: "meta" },
+      { text: firstFit(["ENDPOINTSLICE", "SLICE"], fs.tag, room), size: fs.tag, cls: "tag" },
+      ...wrap(slice.name, fs.base, room, 2).map((s) => ({ text: s, size: fs.base, cls: "name" })),
+      { text: n ? firstFit([plural(n, "endpoint"), `${n} endpts`, String(n)], fs.meta, room) : firstFit(["no endpoints", "none"], fs.meta, room), size: fs.meta, cls: "meta" },
     ];
-    if (n) spec.push({ text: tallyGlyphs(t), size: fs.meta, cls: "meta" });
-    if (foldable) spec.push({ text: open[i] ? "▾ fold" : `▸ show all ${n}`, size: fs.meta, cls: "action" });
+    if (n) spec.push({ text: fit(tallyGlyphs(t), fs.meta, room), size: fs.meta, cls: "meta" });
+    if (foldable) spec.push({ text: open[i] ? "▾ fold" : firstFit([`▸ show all ${n}`, "▸ show all", "▸ show"], fs.meta, room), size: fs.meta, cls: "action" });
     const s = stack(lx + pad, ly, spec);
     boxes.push({
       key: `slice|${slice.name}`,
