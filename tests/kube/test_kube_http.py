@@ -147,8 +147,8 @@ async def test_fixture_api_over_real_http(tmp_path: Path) -> None:
     assert int(first_pods["timeoutSeconds"]) == 120
     lists = [(p, q) for p, q, _ in api.requests if "watch" not in q]
     # pages of 500, and one-item lists checking the server before a resume is trusted
-    assert {q.get("limit") for _, q in lists} <= {"500", "1"}
+    assert {q.get("limit") for _, q in lists} <= {"250", "1"}
     assert ("/api/v1/pods", "1") in [(p, q.get("limit")) for p, q in lists]
-    assert sum(p == "/api/v1/pods" and q.get("limit") == "500" for p, q in lists) == 1  # no relist
+    assert sum(p == "/api/v1/pods" and q.get("limit") == "250" for p, q in lists) == 1  # no relist
     assert all(h.get("authorization") == "Bearer s3cret" for _, _, h in api.requests)
     assert {p for p, _ in watches} >= set(WATCHES)

@@ -115,7 +115,7 @@ async def test_outage_shows_reconnecting_since_the_failure_then_live_again() -> 
     # resumed from the last seen resourceVersion, each time after checking the server had not gone
     # back (a one-item list): no relist
     assert [rv for p, rv in transport.watch_calls if p == path("Pod")] == ["100", "101", "101"]
-    assert [limit for p, limit, _ in transport.list_calls if p == path("Pod")] == [500, 1, 1]
+    assert [limit for p, limit, _ in transport.list_calls if p == path("Pod")] == [250, 1, 1]
 
 
 async def test_410_relists_and_objects_deleted_during_the_outage_disappear() -> None:
@@ -167,7 +167,7 @@ async def test_refused_cluster_wide_list_falls_back_to_the_context_namespace() -
     async with running(source, mirror):
         await until(lambda: mirror.names("Pod") == ["mine"])
         await until(lambda: mirror.status.state == "live")
-    assert (path("Pod", "default"), 500, None) in transport.list_calls
+    assert (path("Pod", "default"), 250, None) in transport.list_calls
     assert (
         "cannot list pods in all namespaces: ask for cluster-wide list/watch on pods (showing namespace "
         "default only; pass --namespace to choose)"

@@ -113,7 +113,7 @@ async def test_versions_going_back_inside_a_stream_relist() -> None:
             await task
     # z (version 3 after 11) was never handed on: the stream was not trusted past that point
     assert sink.of("changed") == [("MODIFIED", "a")]
-    assert sink.kinds().count("down") == 1 and [limit for _, limit, _ in transport.list_calls] == [500, 500]
+    assert sink.kinds().count("down") == 1 and [limit for _, limit, _ in transport.list_calls] == [250, 250]
 
 
 async def test_a_504_too_large_version_relists() -> None:
@@ -162,4 +162,4 @@ async def test_a_refusal_after_being_let_in_lists_again_when_let_back_in() -> No
             await task
     assert ("refused", ("watch", 401)) in sink.log
     # listed, watched, checked the server, refused; then listed afresh rather than resumed
-    assert [limit for _, limit, _ in transport.list_calls] == [500, 1, 500]
+    assert [limit for _, limit, _ in transport.list_calls] == [250, 1, 250]

@@ -202,7 +202,7 @@ async def test_410_relists_and_the_new_list_drops_objects_deleted_meanwhile() ->
     # watched from the list's rv, then from the last event's rv (the stream ended normally; the
     # server was checked not to have gone back first), then relisted
     assert [rv for _, rv in transport.watch_calls[:2]] == ["12", "13"]
-    assert [limit for _, limit, _ in transport.list_calls] == [500, 1, 500]
+    assert [limit for _, limit, _ in transport.list_calls] == [250, 1, 250]
 
 
 def test_backoff_grows_caps_stays_within_jitter_bounds_and_resets() -> None:
@@ -246,7 +246,7 @@ async def test_connection_failures_back_off_exponentially_and_a_working_watch_re
     assert sink.kinds()[:5] == ["down"] * 3 + ["listed", "up"]
     # After the list, every reconnect resumes from the last resourceVersion, never relisting (a
     # one-item list checks first that the server has not gone back).
-    assert [limit for _, limit, _ in transport.list_calls][:6] == [500] * 4 + [1] * 2
+    assert [limit for _, limit, _ in transport.list_calls][:6] == [250] * 4 + [1] * 2
     assert [rv for _, rv in transport.watch_calls][:3] == ["100", "101", "101"]
 
 
