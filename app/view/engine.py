@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+import itertools
 import logging
 import time
 from collections import Counter, deque
@@ -55,6 +56,12 @@ def _skey(key: Key) -> str:
     return f"{key[0]}/{key[1]}"
 
 
+def _take(dirty: dict[Key, Any], limit: int) -> list[tuple[Key, Any]]:
+    """Up to `limit` of the dirty keys in order, removed from `dirty` (the rest wait for the next call)."""
+    keys = sorted(dirty) if len(dirty) <= limit else sorted(itertools.islice(dirty, limit))  # first come
+    return [(key, dirty.pop(key)) for key in keys]
+
+
 class ViewEngine:
     """Holds the cluster's slimmed objects and the published view; the hub drives it."""
 
@@ -65,10 +72,14 @@ class ViewEngine:
         actions_enabled: bool,
         timeline_limit: int = 200,
         now: Callable[[], float] = time.time,
+        batch: int = 4000,
     ) -> None:
         self._cluster = cluster
         self._actions = actions_enabled
         self._limit = max(1, timeline_limit)
+        # Objects projected a take_ops at most (a first list of 100,000 pods is published over several
+        # calls): each call, and each delta, stays small; the rest stays pending for the next call.
+        self._batch = max(1, batch)
         self._now = now
         self.index = Index()
         self._cache = Cache()
@@ -403,9 +414,7 @@ class ViewEngine:
 
         # Deployments, then pods, then Services: in the timeline a cause (scaled, a pod's change)
         # precedes its effects (pods added, endpoints' changes)
-        dirty, self._dirty_deployments = self._dirty_deployments, {}
-        for key in sorted(dirty):
-            quiet = dirty[key]
+        for key, quiet in _take(self._dirty_deployments, self._batch):
             old_dep = self._deployments.get(key)
             dep = idx.deployments.get(key)
             if dep is None:
@@ -424,10 +433,8 @@ class ViewEngine:
                 if not quiet:
                     drafts += diff_deployment(render_deployment(old_dep) if old_dep else None, view)
 
-        pods_dirty, self._dirty_pods = self._dirty_pods, {}
         pods = self._pods
-        for key in sorted(pods_dirty):
-            flags = pods_dirty[key]
+        for key, flags in _take(self._dirty_pods, self._batch):
             old_pod = pods.get(key)
             pod = idx.pods.get(key)
             if pod is None:
@@ -457,9 +464,7 @@ class ViewEngine:
             for name in idx.unmatched.get(ns, ()):
                 self._mark_service((ns, name), quiet_ns)
 
-        dirty, self._dirty_services = self._dirty_services, {}
-        for key in sorted(dirty):
-            quiet = dirty[key]
+        for key, quiet in _take(self._dirty_services, max(1, self._batch // 4)):  # Services weigh more
             old = self._services.get(key)
             svc = idx.services.get(key)
             if svc is None:
