@@ -194,7 +194,20 @@ def render_slice(pub: SlicePub) -> View:
     }
 
 
+CACHE_EXCLUSIONS = 256  # matched pods above which a Service's exclusions are remembered between changes
+
+
 def _excluded(svc: Service, matched: list[Pod], cache: Cache | None) -> tuple[tuple[Pod, Why], ...]:
+    if cache is None or len(matched) <= CACHE_EXCLUSIONS:
+        # a few pods: checking them again costs less than remembering (an entry a pod) would
+        if cache is not None:
+            cache.excluded.pop(svc.key, None)
+        out = []
+        for pod in matched:
+            why = exclusion(svc, pod)
+            if why is not None:
+                out.append((pod, why))
+        return tuple(out)
     old: dict[str, Pod | tuple[Pod, Why]] = {}
     if cache is not None:
         hit = cache.excluded.get(svc.key)
