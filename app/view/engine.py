@@ -56,10 +56,13 @@ def _skey(key: Key) -> str:
     return f"{key[0]}/{key[1]}"
 
 
-def _take(dirty: dict[Key, Any], limit: int) -> list[tuple[Key, Any]]:
-    """Up to `limit` of the dirty keys in order, removed from `dirty` (the rest wait for the next call)."""
-    keys = sorted(dirty) if len(dirty) <= limit else sorted(itertools.islice(dirty, limit))  # first come
-    return [(key, dirty.pop(key)) for key in keys]
+def _take(dirty: dict[Key, Any], limit: int) -> tuple[list[tuple[Key, Any]], dict[Key, Any]]:
+    """Up to `limit` of the dirty keys in order, and what is left for the next call (a new dict once
+    all are taken: a dict keeps the table of its largest size, which after a first list is big)."""
+    if len(dirty) <= limit:
+        return sorted(dirty.items()), {}
+    keys = sorted(itertools.islice(dirty, limit))  # first come, first published
+    return [(key, dirty.pop(key)) for key in keys], dirty
 
 
 class ViewEngine:
@@ -414,7 +417,8 @@ class ViewEngine:
 
         # Deployments, then pods, then Services: in the timeline a cause (scaled, a pod's change)
         # precedes its effects (pods added, endpoints' changes)
-        for key, quiet in _take(self._dirty_deployments, self._batch):
+        taken, self._dirty_deployments = _take(self._dirty_deployments, self._batch)
+        for key, quiet in taken:
             old_dep = self._deployments.get(key)
             dep = idx.deployments.get(key)
             if dep is None:
@@ -434,7 +438,8 @@ class ViewEngine:
                     drafts += diff_deployment(render_deployment(old_dep) if old_dep else None, view)
 
         pods = self._pods
-        for key, flags in _take(self._dirty_pods, self._batch):
+        taken_pods, self._dirty_pods = _take(self._dirty_pods, self._batch)
+        for key, flags in taken_pods:
             old_pod = pods.get(key)
             pod = idx.pods.get(key)
             if pod is None:
@@ -464,7 +469,8 @@ class ViewEngine:
             for name in idx.unmatched.get(ns, ()):
                 self._mark_service((ns, name), quiet_ns)
 
-        for key, quiet in _take(self._dirty_services, max(1, self._batch // 4)):  # Services weigh more
+        taken, self._dirty_services = _take(self._dirty_services, max(1, self._batch // 4))  # heavier
+        for key, quiet in taken:
             old = self._services.get(key)
             svc = idx.services.get(key)
             if svc is None:
