@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from app.kinds import KindInfo
 from app.security import safe_yaml
-from app.sim.api import decoding, discovery, openapi, schema
+from app.sim.api import decoding, discovery, openapi, proto, schema
 from app.sim.api.auth import authenticate
 from app.sim.api.encoding import Wanted, negotiate, partial, partial_list, with_type
 from app.sim.api.handlers import Api, method_not_allowed
@@ -57,7 +57,7 @@ def _int(params: Any, name: str) -> int | None:
         raise ApiError(400, "BadRequest", f"invalid {name} {raw!r}") from exc
 
 
-_BODY_TYPES = ("application/json", "application/yaml", "text/yaml", "application/x-yaml")
+_BODY_TYPES = ("application/json", "application/yaml", "text/yaml", "application/x-yaml", proto.MEDIA_TYPE)
 PATCH_TYPES = (
     "application/json-patch+json",
     "application/merge-patch+json",
@@ -75,12 +75,18 @@ def unsupported_media_type(accepted: tuple[str, ...]) -> ApiError:
     )
 
 
-async def _read_body(request: Request, accepted: tuple[str, ...] = _BODY_TYPES) -> Any:
-    """The parsed body; JSON keeps track of duplicate keys for strict decoding."""
+async def _read_body(
+    request: Request, accepted: tuple[str, ...] = _BODY_TYPES, path: ResourcePath | None = None
+) -> Any:
+    """The parsed body; JSON keeps track of duplicate keys for strict decoding; protobuf (for the
+    request's `path`) becomes the JSON object it stands for."""
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype and ctype not in accepted and ctype not in PATCH_TYPES:
-        raise unsupported_media_type(("application/json", "application/yaml"))
+        bodies = ("application/json", "application/yaml", proto.MEDIA_TYPE)
+        raise unsupported_media_type(PATCH_TYPES if accepted == PATCH_TYPES else bodies)
     raw = await request.body()
+    if ctype == proto.MEDIA_TYPE and path is not None and raw:
+        return await proto.read_request(raw, request.method, path)
     if not raw.strip():
         return None
     try:
@@ -150,12 +156,12 @@ class KubeApi:
             await asyncio.to_thread(schema.type_defs)
         if method == "POST":
             mode = decoding.directive(request.query_params, "CreateOptions")
-            body = await _read_body(request)
+            body = await _read_body(request, path=path)
             dry = request.query_params.get("dryRun") == "All"
             created = self.api.create(path, body, dry_run=dry, field_validation=mode)
             return _with_warnings(_json(with_type(created.obj, path.info), 201, headers), created.warnings)
         if method == "PUT":
-            body = await _read_body(request)
+            body = await _read_body(request, path=path)
             if path.subresource == "scale":
                 return _json(self.api.put_scale(path, body), 200, headers)
             mode = decoding.directive(request.query_params, "UpdateOptions")
@@ -170,7 +176,7 @@ class KubeApi:
             patched = self.api.patch(path, ctype, body, field_validation=mode)
             return _with_warnings(_json(with_type(patched.obj, path.info), 200, headers), patched.warnings)
         if method == "DELETE":
-            body = await _read_body(request)
+            body = await _read_body(request, path=path)
             options = self._delete_options(request, body)
             if path.name is None:
                 labels = parse_label_selector(request.query_params.get("labelSelector"))
