@@ -19,7 +19,7 @@ _OPTIONS_KINDS = frozenset({"DeleteOptions", "CreateOptions", "UpdateOptions", "
 Obj = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class DecodeFailure(Exception):
     """The body could not be decoded; `kind` is the kind the envelope named, once it was read."""
 
