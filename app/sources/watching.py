@@ -273,22 +273,31 @@ Pages = Callable[[list[Obj], bool, bool], None]  # (objects, more pages follow, 
 
 async def list_pages(transport: Transport, target: Target, page_size: int, on_page: Pages) -> str:
     """Every object of the target, page by page (limit/continue), each page handed to `on_page` as
-    it arrives (nothing accumulates); returns the list's resourceVersion. An expired continue token
-    (410) starts the list again, once (the next page then says it does not continue: cont False)."""
+    it arrives (nothing accumulates); returns the list's resourceVersion. The next page is asked for
+    as soon as a page's continue token is known, so the server and the network work on it while this
+    one is read. An expired continue token (410) starts the list again, once (the next page then
+    says it does not continue: cont False)."""
     for attempt in range(2):
         cont: str | None = None
         rv = ""
         first = True
+        pending: asyncio.Future[Obj] = asyncio.ensure_future(
+            transport.list(target, limit=page_size, cont=None)
+        )
         try:
             while True:
-                page = await transport.list(target, limit=page_size, cont=cont)
+                page = await pending
                 if not isinstance(page, dict):
                     raise ApiError(500, "BadList", "the list answer is not a JSON object")
-                items = page.get("items") or ()
-                objs = [normalize(item, target.kind) for item in items if item.__class__ is dict]
                 meta = page.get("metadata") or {}
                 rv = str(meta.get("resourceVersion") or rv)
                 cont = meta.get("continue") or None
+                if cont:
+                    pending = asyncio.ensure_future(transport.list(target, limit=page_size, cont=cont))
+                items = page.get("items") or ()
+                del page
+                objs = [normalize(item, target.kind) for item in items if item.__class__ is dict]
+                del items
                 on_page(objs, cont is not None, not first)
                 first = False
                 if not cont:
@@ -298,6 +307,10 @@ async def list_pages(transport: Transport, target: Target, page_size: int, on_pa
                 log.info("continue token for %s expired; listing again", target)
                 continue
             raise
+        finally:
+            if not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)  # our own cancellation still raises
     raise AssertionError("unreachable")
 
 

@@ -345,7 +345,7 @@ class ViewEngine:
         ns, idx = cur.namespace, self.index
         moved = old is None or new is None or old.labels != new.labels or old.ip != new.ip
         self._mark_pod(cur.key, quiet, moved)
-        names = idx.services_selecting(ns, cur.labels) | idx.services_listing_pod(cur)
+        names = set(idx.services_selecting(ns, cur.labels)) | idx.services_listing_pod(cur)
         if moved:
             for pod in (old, new):
                 if pod is not None and pod is not cur:
@@ -568,7 +568,7 @@ class ViewEngine:
         pod = idx.pods.get((namespace, name))
         if pod is None:
             return None
-        names = idx.services_selecting(namespace, pod.labels) | idx.services_listing_pod(pod)
+        names = set(idx.services_selecting(namespace, pod.labels)) | idx.services_listing_pod(pod)
         keys = {k for k, _ in pod.labels}
         for svc_name in idx.services_by_ns.get(namespace, ()):
             svc = idx.services[(namespace, svc_name)]

@@ -33,6 +33,7 @@ class Index:
         self.pods_in_ns: dict[str, int] = {}  # namespace -> how many pods it holds
         self.pods_by_ip: dict[str, Key | set[Key]] = {}  # one key, or a set when several pods share an IP
         self.services_by_ns: dict[str, set[str]] = {}
+        self._selecting: dict[tuple[str, Labels], frozenset[str]] = {}  # services_selecting, remembered
         # (namespace, key, value) -> names of Services whose selector holds that term
         self.service_terms: dict[tuple[str, str, str], str | set[str]] = {}
         # (namespace, service name) -> slice names
@@ -129,6 +130,7 @@ class Index:
     # ------------------------------------------------------------ services
 
     def put_service(self, svc: Service) -> Service | None:
+        self._selecting.clear()
         old = self.services.get(svc.key)
         if old is not None:
             self._unindex_service(old)
@@ -139,6 +141,7 @@ class Index:
         return old
 
     def remove_service(self, key: Key) -> Service | None:
+        self._selecting.clear()
         old = self.services.pop(key, None)
         if old is not None:
             self._unindex_service(old)
@@ -150,8 +153,18 @@ class Index:
             _discard_one(self.service_terms, (svc.namespace, k, v), svc.name)
         self.unmatched[svc.namespace].discard(svc.name)
 
-    def services_selecting(self, namespace: str, labels: Labels) -> set[str]:
-        """Names of the Services in `namespace` whose selector matches these labels (via term postings)."""
+    def services_selecting(self, namespace: str, labels: Labels) -> frozenset[str]:
+        """Names of the Services in `namespace` whose selector matches these labels (via term postings);
+        remembered per label set until a Service changes (the pods of a ReplicaSet share theirs)."""
+        key = (namespace, labels)
+        got = self._selecting.get(key)
+        if got is None:
+            if len(self._selecting) >= 50_000:
+                self._selecting.clear()
+            got = self._selecting[key] = frozenset(self._services_selecting(namespace, labels))
+        return got
+
+    def _services_selecting(self, namespace: str, labels: Labels) -> set[str]:
         candidates: set[str] = set()
         for k, v in labels:
             candidates.update(_members(self.service_terms.get((namespace, k, v))))

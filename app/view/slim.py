@@ -4,7 +4,7 @@ Derived facts (kubectl STATUS, why a pod is not ready) are computed here once pe
 from __future__ import annotations
 
 import contextlib
-import ipaddress
+import socket
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -246,13 +246,11 @@ Slim = Pod | Service | EndpointSlice | Endpoints | Deployment | ReplicaSet
 def ip_sort_key(ip: str) -> tuple[int, Any]:
     """Numeric order for IPv4 and IPv6 (10.244.1.9 before 10.244.1.10); anything else after, by text.
     Not cached: a cache would hold a key per address (about 130 bytes a pod) for a microsecond saved."""
-    parts = ip.split(".")
-    if len(parts) == 4 and all(p.isdigit() for p in parts):
-        a, b, c, d = (int(p) for p in parts)
-        return (0, (a << 24) | (b << 16) | (c << 8) | d)
     try:
-        return (1, ipaddress.IPv6Address(ip).packed)
-    except ValueError:
+        if ip.count(".") == 3:
+            return (0, socket.inet_aton(ip))
+        return (1, socket.inet_pton(socket.AF_INET6, ip))
+    except (OSError, ValueError, TypeError):
         return (2, ip)
 
 
