@@ -418,8 +418,7 @@ class EndpointsController:
                 return False
             self._stale[key] = todo  # worked off over the next turns without another scan
         cache = PortCache()
-        for pod in todo[-WARM_UP_BATCH:]:
-            pod = self.store.get("Pod", *key_of(pod)) or pod
+        for pod in todo[-WARM_UP_BATCH:]:  # one changed since the scan is remade by the sync
             records[pod["metadata"]["name"]] = member(svc, pod, cache)
         del todo[-WARM_UP_BATCH:]
         if not todo:

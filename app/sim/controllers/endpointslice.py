@@ -30,7 +30,7 @@ from app.sim.controllers.podutil import (
     status_facts,
 )
 from app.sim.errors import ApiError
-from app.sim.store import ObjectStore, StoreEvent, key_of
+from app.sim.store import ObjectStore, StoreEvent
 
 Obj = dict[str, Any]
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -304,23 +304,27 @@ class EndpointSliceController:
             self._stale.pop(key, None)
         todo = self._stale.get(key)
         if todo is None:
-            todo = [
-                (family, pod)
-                for family in families
-                for pod in pods_of()
-                if (m := cached[1].setdefault(family, {}).get(pod["metadata"]["name"])) is None
-                or m.pod is not pod
-            ]
+            todo = []
+            pods = pods_of()
+            for family in families:
+                records = cached[1].setdefault(family, {})
+                todo += [
+                    (family, p)
+                    for p in pods
+                    if (m := records.get(p["metadata"]["name"])) is None or m.pod is not p
+                ]
             if len(todo) <= WARM_UP_BATCH:
                 return False
             self._stale[key] = todo  # worked off over the next turns without another scan
         ports_of = PortLists()
+        nodes: dict[str, Obj | None] = {}
         for family, pod in todo[-WARM_UP_BATCH:]:
-            pod = self.store.get("Pod", *key_of(pod)) or pod
+            # A pod changed since the scan gets its record remade by the reconcile: no re-read here.
             node_name = (pod.get("spec") or {}).get("nodeName") or ""
-            node = self.store.get("Node", "", node_name) if node_name else None
-            cached[1].setdefault(family, {})[pod["metadata"]["name"]] = slice_member(
-                svc, pod, node, family, publish, ports_of
+            if node_name not in nodes:
+                nodes[node_name] = self.store.get("Node", "", node_name) if node_name else None
+            cached[1][family][pod["metadata"]["name"]] = slice_member(
+                svc, pod, nodes[node_name], family, publish, ports_of
             )
         del todo[-WARM_UP_BATCH:]
         if not todo:
