@@ -57,7 +57,8 @@ _FIELD = re.compile(r"^\s*(optional|repeated|required) ([\w.]+) (\w+) = (\d+);")
 _MAP = re.compile(r"^\s*map<([\w.]+), ([\w.]+)> (\w+) = (\d+);")
 _STRUCT = re.compile(r"^type (\w+) struct \{$")
 _TAG = re.compile(r'(\w+):"([^"]*)"')
-SCALARS = {"string", "bool", "int32", "int64", "uint32", "uint64", "double", "float", "bytes", "sint32"}
+# The scalar types the decoder (messages.py) reads; any other one stops the generator.
+SCALARS = {"string", "bool", "int32", "int64", "bytes"}
 
 
 @dataclass
@@ -216,6 +217,10 @@ def build(sources: dict[str, Source]) -> tuple[dict[str, list[tuple]], dict[str,
         for f in messages[name].fields:
             for ref in (f.type, f.map_value):
                 if ref and ref not in SCALARS and ref != "map":
+                    if ref not in messages:
+                        raise ValueError(
+                            f"{name}.{f.name}: {ref} is neither a scalar the decoder reads nor a message"
+                        )
                     wanted.append(ref)
 
     table: dict[str, list[tuple]] = {}

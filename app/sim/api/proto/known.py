@@ -125,7 +125,7 @@ def _raw_json(data: bytes, message: str) -> Any:
         return None
     try:
         return json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProtoError(f"proto: {message}: the raw bytes are not JSON: {exc}") from exc
 
 

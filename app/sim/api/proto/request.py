@@ -12,7 +12,7 @@ from app.sim.api.proto.body import DecodeFailure, decode_object
 from app.sim.errors import ApiError
 
 # Bodies larger than this are decoded off the event loop.
-_LARGE_BODY = 256 * 1024
+_LARGE_BODY = 64 * 1024
 Obj = dict[str, Any]
 
 
