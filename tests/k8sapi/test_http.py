@@ -319,3 +319,13 @@ async def test_a_yaml_body_with_an_alias_bomb_is_refused_at_once(
     good = b"kind: Pod\nmetadata: {name: fine}\nspec: {containers: [{name: c, image: busybox}]}\n"
     r = await http.post(PODS, content=good, headers={"Content-Type": "application/yaml"})
     assert r.status_code == 201 and cluster.store.get("Pod", "default", "fine") is not None
+
+
+async def test_a_json_body_nested_beyond_the_interpreter_is_a_400(
+    env: tuple[httpx.AsyncClient, SimCluster],
+) -> None:
+    http, _ = env
+    deep = b"[" * 200_000 + b"]" * 200_000
+    r = await http.post(PODS, content=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
+    assert "nested too deeply" in r.json()["message"]

@@ -93,6 +93,8 @@ async def _read_body(
         if ctype.endswith("yaml"):
             return safe_yaml.safe_load(raw)
         return decoding.loads_json(raw)
+    except RecursionError:  # the dashboard's body guard bounds depth first; this API also runs alone
+        raise ApiError(400, "BadRequest", "the body of the request is nested too deeply") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise ApiError(400, "BadRequest", f"the body of the request could not be decoded: {exc}") from exc
 
