@@ -44,6 +44,12 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     raise RuntimeError(f"no {field} for {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc: clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def health(port: int) -> dict[str, object] | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
@@ -67,8 +73,9 @@ def settle(pid: int, *, quiet: float = 3.0, timeout: float = 120.0) -> int:
     return rss_kb(pid)
 
 
-def one(pods: int, namespaces: int) -> tuple[int, int, float]:
-    """(settled RSS KB, peak RSS KB, seconds to live) of slicescope watching `pods` pods."""
+def one(pods: int, namespaces: int) -> tuple[int, int, float, float]:
+    """(settled RSS KB, peak RSS KB, seconds to live, CPU seconds to live) of slicescope watching
+    `pods` pods (CPU time does not depend on how busy the machine is; wall time does)."""
     services = pods // PER_SERVICE
     with fake_api(pods, services, namespaces, process=True) as api, tempfile.TemporaryDirectory() as tmp:
         kubeconfig = api.write_kubeconfig(Path(tmp) / "kubeconfig")
@@ -88,8 +95,9 @@ def one(pods: int, namespaces: int) -> tuple[int, int, float]:
                     raise RuntimeError("slicescope never went live")
                 time.sleep(0.1)
             live = time.monotonic() - started
+            cpu = cpu_seconds(proc.pid)
             rss = settle(proc.pid)
-            return rss, rss_kb(proc.pid, "VmHWM"), live
+            return rss, rss_kb(proc.pid, "VmHWM"), live, cpu
         finally:
             proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -108,24 +116,28 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYTHONHASHSEED", "0")
     print(f"machine: {machine()}")
     print(f"one Service per {PER_SERVICE} pods, {args.namespaces} namespaces; median of {args.runs}")
-    results: dict[int, list[tuple[int, int, float]]] = {0: [], **{n: [] for n in args.sizes}}
+    results: dict[int, list[tuple[int, int, float, float]]] = {0: [], **{n: [] for n in args.sizes}}
     for run in range(args.runs):
         for n in (0, *args.sizes):
             results[n].append(one(n, args.namespaces))
-            rss, peak, live = results[n][-1]
+            rss, peak, live, cpu = results[n][-1]
             print(
-                f"  run {run + 1}: {n:7d} pods: RSS {rss / 1024:7.1f} MB (peak {peak / 1024:7.1f} MB), live in {live:5.1f} s"
+                f"  run {run + 1}: {n:7d} pods: RSS {rss / 1024:7.1f} MB (peak {peak / 1024:7.1f} MB), "
+                f"live in {live:5.1f} s ({cpu:.1f} s CPU)"
             )
     empty = statistics.median(r[0] for r in results[0])
-    print(f"empty cluster (baseline)     : RSS {empty / 1024:7.1f} MB")
+    empty_cpu = statistics.median(r[3] for r in results[0])
+    print(f"empty cluster (baseline)     : RSS {empty / 1024:7.1f} MB, live after {empty_cpu:.1f} s CPU")
     for n in args.sizes:
         rss = statistics.median(r[0] for r in results[n])
         peak = statistics.median(r[1] for r in results[n])
         live = statistics.median(r[2] for r in results[n])
+        cpu = statistics.median(r[3] for r in results[n])
         per_pod = (rss - empty) * 1024 / n
         print(
-            f"{n:7d} pods, {n // PER_SERVICE:5d} Services : RSS {rss / 1024:7.1f} MB = {rss / empty:5.1f}x empty; "
-            f"{per_pod:6.0f} B a pod over empty (peak {peak / 1024:.0f} MB); live in {live:5.1f} s"
+            f"{n:7d} pods, {n // PER_SERVICE:5d} Services : RSS {rss / 1024:7.1f} MB = "
+            f"{rss / empty:5.1f}x empty; {per_pod:6.0f} B a pod over empty (peak {peak / 1024:.0f} MB); "
+            f"live in {live:5.1f} s, {cpu:.1f} s CPU ({cpu - empty_cpu:.1f} s over empty)"
         )
     return 0
 
