@@ -3,6 +3,7 @@ a viewer following the presenter under --present, and the kubectl console."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -326,6 +327,75 @@ def test_next_pressed_while_a_step_plays_is_queued(page: Any, slow_url: tuple[st
     assert sent == [0, 1], sent
     state = get_json(base + "api/scenarios")["active"]
     assert (state["step"], state["busy"]) == (2, False)
+
+
+def test_busy_ends_when_the_reply_to_next_comes_after_the_stream_showed_the_step_done(
+    page: Any, app_url: str
+) -> None:
+    """The reply to Next and the stream race: here the reply is held back until the stream has shown
+    the step played out (the clock then stands still, so nothing more comes on the stream). Busy shows
+    until both are in, then clears, and a Next pressed meanwhile is sent."""
+    held: list[Any] = []
+
+    def hold_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/scenarios/next", hold_first)
+    page.goto(app_url)
+    _start(page, "readiness")
+    _settled(page, 0, 4)
+    page.keyboard.press("ArrowRight")
+    deadline = time.monotonic() + 60
+    while not held:  # the page's request reaches the route handler
+        assert time.monotonic() < deadline, "the page never asked for the next step"
+        page.wait_for_timeout(20)
+    reply = held[0].fetch()  # the server starts step 1 now; its answer says "busy"
+    assert reply.ok and reply.json()["busy"] is True and reply.json()["step"] == 1
+    page.wait_for_function(
+        """() => { const s = window.slicescope.model.meta.classroom.scenario;
+                   return s.step === 1 && !s.busy; }"""
+    )
+    lesson = page.locator("#lesson")
+    # the stream says step 1 is done, the reply is not in yet: still busy
+    assert lesson.get_attribute("data-busy") == "yes" and lesson.locator("[data-part=busy]").is_visible()
+    page.keyboard.press("ArrowRight")  # pressed while the reply is out: queued
+    page.wait_for_function("() => window.slicescope.lesson.queued")
+
+    held[0].fulfill(response=reply)
+    # the queued Next goes, step 2 plays out, and busy clears
+    _settled(page, 2, 4)
+    _no_failed_checks(page)
+    assert lesson.get_attribute("data-busy") == "no"
+    assert not page.evaluate("() => window.slicescope.lesson.queued")
+    state = get_json(app_url + "api/scenarios")["active"]
+    assert (state["step"], state["busy"]) == (2, False)
+
+
+def test_busy_ends_when_the_reply_to_next_comes_last(page: Any, app_url: str) -> None:
+    """As above without a second Next: nothing at all happens after the late reply, busy still ends."""
+    held: list[Any] = []
+    page.route("**/api/scenarios/next", lambda route: held.append(route))
+    page.goto(app_url)
+    _start(page, "readiness")
+    _settled(page, 0, 4)
+    page.keyboard.press("ArrowRight")
+    deadline = time.monotonic() + 60
+    while not held:
+        assert time.monotonic() < deadline, "the page never asked for the next step"
+        page.wait_for_timeout(20)
+    reply = held[0].fetch()
+    page.wait_for_function(
+        """() => { const s = window.slicescope.model.meta.classroom.scenario;
+                   return s.step === 1 && !s.busy; }"""
+    )
+    assert page.locator("#lesson").get_attribute("data-busy") == "yes"
+    held[0].fulfill(response=reply)
+    _settled(page, 1, 4)
+    _no_failed_checks(page)
+    assert page.locator("#lesson [data-part=next]").inner_text().startswith("Next")
 
 
 def test_a_terminating_pod_left_out_is_drawn_terminating(page: Any, app_url: str) -> None:

@@ -31,6 +31,8 @@ import { reconcile } from "./keyed.js";
 const CHANGES_SHOWN = 8;
 /** How long the page waits for the stream to show a step the server said it started (ms). */
 const STEP_SHOWN_WITHIN_MS = 10_000;
+/** How long a queued Next waits before it is sent again after the server answered "busy" (ms). */
+const BUSY_RETRY_MS = 1_000;
 
 /** A size class for the narration, so a long one still fits the panel and a short one is large. @param {string} text */
 export function narrationSize(text) {
@@ -94,6 +96,8 @@ export function createLesson(root, handlers) {
   let awaiting = null;
   /** @type {Model|null} */
   let lastModel = null;
+  /** After a "busy" answer, a queued Next is not sent again before this time (ms). */
+  let retryAfter = 0;
 
   part(root, "start").addEventListener("click", () => {
     if (pick.value) run(() => handlers.start(pick.value), "starting");
@@ -155,9 +159,18 @@ export function createLesson(root, handlers) {
       if (r.ok) {
         say("");
         const s = /** @type {LessonState|null} */ (r.body);
-        if (startsStep && s && s.busy) awaiting = { name: s.name, step: s.step, until: Date.now() + STEP_SHOWN_WITHIN_MS };
+        // The reply and the stream race: when the stream already showed this step (playing or played
+        // out), it is newer than the reply and says whether the server is still busy.
+        if (startsStep && s && s.busy && !streamShows(s)) {
+          awaiting = { name: s.name, step: s.step, until: Date.now() + STEP_SHOWN_WITHIN_MS };
+          later(STEP_SHOWN_WITHIN_MS); // should the stream never show it, busy still ends
+        }
       } else if (startsStep && r.status === 409 && r.body && r.body.code === "busy") {
         queued = true; // another page started a step first: this Next follows it
+        // The stream may already have shown that step played out (then no change comes to send the
+        // queued Next), or may not show it playing yet: look again in a moment.
+        retryAfter = Date.now() + BUSY_RETRY_MS;
+        later(BUSY_RETRY_MS);
       } else {
         queued = false;
         say(`${doing} failed: ${r.message}`, "error");
@@ -165,7 +178,28 @@ export function createLesson(root, handlers) {
     } finally {
       pending = false;
       delete root.dataset.pending;
-      redraw();
+      settle();
+    }
+  }
+
+  /** Whether the stream has shown the step `s` (or one after it) of the same scenario. @param {LessonState} s */
+  function streamShows(s) {
+    return Boolean(state && state.name === s.name && state.step >= s.step);
+  }
+
+  /** Settle again after `ms` (a wait that ends without any change on the stream). @param {number} ms */
+  function later(ms) {
+    setTimeout(settle, ms + 50);
+  }
+
+  /** Redraw from what is known now, and send a queued Next once the step it waits for is done. */
+  function settle() {
+    if (awaiting && Date.now() >= awaiting.until) awaiting = null;
+    redraw();
+    if (state && queued && !isBusy() && !readOnly() && Date.now() >= retryAfter) {
+      queued = false;
+      if (state.step < state.total) run(handlers.next, "next step", true);
+      else redraw();
     }
   }
 
@@ -320,7 +354,7 @@ export function createLesson(root, handlers) {
       else if (settled && s) handlers.onSettled(s);
       if (changes.timeline && s) drawChanges(model);
       // a Next pressed while the step played goes now that it is done
-      if (s && queued && !isBusy() && !viewOnly) {
+      if (s && queued && !isBusy() && !viewOnly && Date.now() >= retryAfter) {
         queued = false;
         if (s.step < s.total) run(handlers.next, "next step", true);
       }
