@@ -1,15 +1,14 @@
 """The object schemas of the served kinds, read from the Kubernetes Python client's generated
 models (field names, types, required fields, descriptions): the source of the OpenAPI documents
-and of the unknown-field checks. Built once, on first use."""
+and of the unknown-field checks. Built once, on first use (the client, slow to import, is imported then)."""
 
 from __future__ import annotations
 
 import re
 import threading
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
-
-import kubernetes.client as models
 
 from app.kinds import KINDS
 from app.sim.api.field_docs import FIELD_DOCS
@@ -127,7 +126,8 @@ def _is_required(prop: Any) -> bool:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, models: ModuleType) -> None:
+        self.models = models  # the kubernetes.client module
         self.types: dict[str, TypeDef] = {}
 
     def field_type(self, cls_name: str, attr: str, spec: str, json_name: str) -> FieldType:
@@ -155,7 +155,7 @@ class _Builder:
         name = component_name(cls_name)
         if name in self.types:
             return name
-        cls = getattr(models, cls_name)
+        cls = getattr(self.models, cls_name)
         package = name.rsplit(".", 2)[-2]
         td = TypeDef(name=name, go_name=f"{package}.{_go_type_name(cls_name)}")
         self.types[name] = td
@@ -190,7 +190,9 @@ def type_defs() -> dict[str, TypeDef]:
 
 
 def _build() -> dict[str, TypeDef]:
-    builder = _Builder()
+    import kubernetes.client
+
+    builder = _Builder(kubernetes.client)
     for kind, cls_name in ROOTS.items():
         td = builder.types[builder.add(cls_name)]
         info = KINDS[kind]
