@@ -321,6 +321,7 @@ class Hub:
         self.timeline: list[dict[str, Any]] = []
         self.buffer: list[tuple[int, str]] = []
         self.queues: set[asyncio.Queue[tuple[str, int, str] | None]] = set()
+        self.written: dict[int, int] = {}  # per open stream (by queue id): the last seq written to it
         self.next_entry = 1
         self._snap: tuple[int, str] | None = None
 
@@ -576,8 +577,10 @@ def create_stub_app(
                     if item is None:
                         return
                     yield ServerSentEvent(data=item[2], event=item[0], id=str(item[1]))
+                    hub.written[id(q)] = item[1]  # resumed once the response has sent it
             finally:
                 hub.queues.discard(q)
+                hub.written.pop(id(q), None)
 
         return EventSourceResponse(stream(), ping=5)
 
@@ -743,6 +746,12 @@ def create_stub_app(
             "diagnosis": svc["diagnosis"],
             "pods": pods,
         }
+
+    @app.get("/api/debug/streams")
+    async def streams() -> Any:
+        """The seq of the last message written to each open stream (a test holds a page until a
+        burst has gone out to it)."""
+        return {"seq": hub.seq, "written": [hub.written.get(id(q), -1) for q in hub.queues]}
 
     @app.post("/api/debug/drop-streams")
     async def drop() -> Any:
