@@ -51,6 +51,7 @@ class LiveCluster:
         timeout: float = 60,
         kubeconfig: Path | None = None,
         stdin: str | None = None,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         config = str(kubeconfig or self.kubeconfig)
         env = {**os.environ, "KUBECONFIG": config, "NO_COLOR": "1"}
@@ -62,6 +63,7 @@ class LiveCluster:
             timeout=timeout,
             env=env,
             check=False,
+            cwd=cwd,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")

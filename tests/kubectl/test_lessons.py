@@ -250,11 +250,16 @@ def test_lesson_003_selectorless_service_with_manual_endpoints(tmp_path: Path) -
         got = yaml.safe_load(lc.kubectl("get", "svc", "outside-web", "-o", "yaml").stdout)
         assert "selector" not in got["spec"] and got["spec"]["ports"][0]["targetPort"] == 8080
 
-        out = lc.kubectl("delete", "-f", str(M / "outside-web.yaml")).stdout
-        assert out.split("\n")[:2] == [
-            'service "outside-web" deleted from default namespace',
-            'endpoints "outside-web" deleted from default namespace',
-        ]
+        # Deleting the Service deletes its hand-written Endpoints too (the endpoint controller),
+        # and the mirrored slice goes with the Endpoints that own it.
+        out = lc.kubectl("delete", "service", "outside-web").stdout
+        assert out == 'service "outside-web" deleted from default namespace\n'
+
+        def endpoints_gone() -> bool:
+            proc = lc.kubectl("get", "endpoints", "outside-web", check=False)
+            return proc.returncode == 1 and 'endpoints "outside-web" not found' in proc.stderr
+
+        wait_for(endpoints_gone, what="Endpoints deleted with their Service")
         wait_for(lambda: mirrored() is None, what="mirrored slice removed")
 
 

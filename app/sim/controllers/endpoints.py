@@ -43,6 +43,8 @@ MAX_CAPACITY = 1000
 # Pod records one turn of the idle lane remakes before the sync proper (see _warm_up).
 WARM_UP_BATCH = 2_000
 _NO_PORT = ("", -1, "", "")  # RepackSubsets' sentinel for subsets without ports
+# Endpoints holding a leader-election record are left alone (they have no Service).
+LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
 
 
 # ---- pure: building and repacking subsets -------------------------------------
@@ -365,7 +367,7 @@ class EndpointsController:
         for pod in self.store.list("Pod"):
             self._map.pod_changed("ADDED", pod)
         for ep in self.store.list("Endpoints"):  # checkLeftoverEndpoints
-            if (ep["metadata"].get("labels") or {}).get(LABEL_ENDPOINTS_MANAGED_BY) == ENDPOINTS_CONTROLLER:
+            if LEADER_ANNOTATION not in (ep["metadata"].get("annotations") or {}):
                 self.queue.add(key_of(ep))
         return self
 
@@ -431,11 +433,12 @@ class EndpointsController:
         svc = self.store.get("Service", ns, name)
         current = self.store.get("Endpoints", ns, name)
         if svc is None:
+            # The Service is gone: so are its Endpoints, hand-written ones of a selector-less
+            # Service included (syncService deletes before it looks at the selector).
             self._tracker.forget(key)
             self._members.pop(key, None)
             self._stale.pop(key, None)
-            managed = (current or {}).get("metadata", {}).get("labels", {}) or {}
-            if current is not None and managed.get(LABEL_ENDPOINTS_MANAGED_BY) == ENDPOINTS_CONTROLLER:
+            if current is not None:
                 with self.queue.own_writes():
                     try:
                         self.store.delete("Endpoints", ns, name)
