@@ -4,13 +4,16 @@ slices and Endpoints, zone and region labels on bound pods, scale-down victims, 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.k8sapi.fixtures import load
-from tests.k8sapi.harness import LiveCluster, live_cluster
+from tests.k8sapi.harness import LiveCluster, live_cluster, wait_for
 
 pytestmark = pytest.mark.kubectl
 
@@ -69,3 +72,121 @@ def test_deleting_a_selectorless_service_deletes_its_endpoints(tmp_path: Path) -
         assert expected[-1] == "exit 1"
         assert (proc.returncode, proc.stdout) == (1, "")
         assert proc.stderr.splitlines() == expected[:-1]
+
+
+def _ports_block(described: str) -> list[str]:
+    """The Ports table of `kubectl describe endpoints` (header, rule, one line a port)."""
+    lines = described.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.strip() == "Ports:")
+    block = []
+    for ln in lines[start + 1 :]:
+        if not ln.strip():
+            break
+        block.append(ln)
+    return block
+
+
+def _reversed_ports(manifest: str, name: str) -> str:
+    """The capture's manifest under another name, its Service's ports listed the other way round."""
+    docs = list(yaml.safe_load_all(manifest.replace("shop", name)))
+    for doc in docs:
+        if doc["kind"] == "Service":
+            doc["spec"]["ports"].reverse()
+    return yaml.safe_dump_all(docs)
+
+
+METRICS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mon}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: mon}}
+  template:
+    metadata: {labels: {app: mon}}
+    spec:
+      containers:
+      - name: mon
+        image: nginx
+        ports:
+        - {name: http, containerPort: 8080}
+        - {name: metrics, containerPort: 9090}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mon}
+spec:
+  selector: {app: mon}
+  ports:
+  - {name: metrics, port: 9090, targetPort: metrics}
+  - {name: http, port: 80, targetPort: http}
+"""
+
+
+def _go_md5_order(ports: list[dict[str, object]]) -> list[str]:
+    """Names of core/v1 EndpointPorts in portsByHash order, from the text dump.ForHash writes."""
+
+    def text(p: dict[str, object]) -> bytes:
+        app = f"(*string){p['appProtocol']}" if "appProtocol" in p else "(*string)<nil>"
+        return (
+            f"(v1.EndpointPort){{Name:(string){p['name']} Port:(int32){p['port']} "
+            f"Protocol:(v1.Protocol){p['protocol']} AppProtocol:{app}}}"
+        ).encode()
+
+    return [str(p["name"]) for p in sorted(ports, key=lambda p: hashlib.md5(text(p)).digest())]
+
+
+def test_ports_of_a_service_with_two_named_ports_are_in_kubernetes_order(tmp_path: Path) -> None:
+    want_slice = load("list-endpointslices-two-named-ports.json")["items"][0]["ports"]
+    want_subset = load("get-endpoints-two-named-ports.json")["subsets"][0]["ports"]
+    want_described = load("describe-endpoints-two-named-ports.txt")
+    # the captures disagree on purpose: two hashes, two orders
+    assert [p["name"] for p in want_slice] == ["web", "alt"]
+    assert [p["name"] for p in want_subset] == ["alt", "web"]
+    manifest = load("manifest-two-named-ports.yaml")
+    with live_cluster(tmp_path, speed=None) as lc:
+        lc.kubectl("apply", "-f", "-", stdin=manifest)
+        # the order is the hashes', not the Service's: the same ports listed the other way round
+        lc.kubectl("apply", "-f", "-", stdin=_reversed_ports(manifest, "shop2"))
+        lc.kubectl("apply", "-f", "-", stdin=METRICS)
+
+        def ready(name: str) -> bool:
+            got = json.loads(lc.kubectl("get", "endpoints", name, "-o", "json").stdout)
+            return len((got.get("subsets") or [{}])[0].get("addresses") or ()) == 2
+
+        def all_ready() -> bool:
+            _settle(lc, 1)
+            return all(ready(name) for name in ("shop", "shop2", "mon"))
+
+        wait_for(all_ready, timeout=60, what="two ready addresses a Service")
+
+        def slice_ports(name: str) -> list[list[dict[str, object]]]:
+            selector = f"kubernetes.io/service-name={name}"
+            got = json.loads(lc.kubectl("get", "endpointslices", "-l", selector, "-o", "json").stdout)
+            return [s["ports"] for s in got["items"]]
+
+        def subset_ports(name: str) -> list[list[dict[str, object]]]:
+            got = json.loads(lc.kubectl("get", "endpoints", name, "-o", "json").stdout)
+            return [ss["ports"] for ss in got["subsets"]]
+
+        for name in ("shop", "shop2"):
+            assert slice_ports(name) == [want_slice], name
+            assert subset_ports(name) == [want_subset], name
+        proc = lc.kubectl("describe", "endpoints", "shop")
+        assert proc.stderr == WARNING + "\n"
+        assert _ports_block(proc.stdout) == _ports_block(want_described)
+
+        # the rest of the page has the capture's shape (addresses and times are this cluster's)
+        def shape(text: str) -> str:
+            text = re.sub(r"\d+\.\d+\.\d+\.\d+", "IP", text)
+            return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
+
+        assert shape(proc.stdout) == shape(want_described.split("\n", 1)[1])
+
+        # ports whose Endpoints order is neither the Service's nor by name
+        [[p1, p2]] = subset_ports("mon")
+        assert [p1["name"], p2["name"]] == _go_md5_order([p1, p2]) == ["metrics", "http"]
+        [[s1, s2]] = slice_ports("mon")
+        assert [s1["name"], s2["name"]] == ["http", "metrics"]
+        described = lc.kubectl("describe", "endpoints", "mon").stdout
+        assert [ln.split()[0] for ln in _ports_block(described)[2:]] == ["metrics", "http"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.sim.clock import SimClock
+from app.sim.controllers.gohash import endpoints_port_hash
 from app.sim.controllers.keyqueue import KeyQueue
 from app.sim.controllers.podutil import (
     ANNOTATION_OVER_CAPACITY,
@@ -114,6 +115,11 @@ def _port_tuple(p: Obj) -> tuple[str, int, str, str]:
     )
 
 
+def _ports_in_order(pts: list[tuple[str, int, str, str]]) -> list[tuple[str, int, str, str]]:
+    """A subset's ports as SortSubsets leaves them (portsByHash)."""
+    return sorted(pts, key=lambda pt: endpoints_port_hash(pt[0], pt[1], pt[2], pt[3] or None))
+
+
 def _addr_sort_key(a: Obj) -> tuple[str, str]:
     return (a.get("ip") or "", (a.get("targetRef") or {}).get("uid") or "")
 
@@ -151,7 +157,7 @@ def repack_subsets(subsets: list[Obj]) -> list[Obj]:
         if not_ready:
             subset["notReadyAddresses"] = not_ready
         if pts:
-            subset["ports"] = [ports[pt] for pt in sorted(pts)]
+            subset["ports"] = [ports[pt] for pt in _ports_in_order(pts)]
         final.append(subset)
     final.sort(key=_subset_sort_key)
     return final
@@ -297,7 +303,7 @@ def pack_endpoints(svc: Obj, members: list[Member]) -> tuple[list[Obj], bool]:
     for members_set, pts in groups.items():
         ready = sorted(k for k, r in members_set if r)
         not_ready = sorted(k for k, r in members_set if not r)
-        packed.append((ready, not_ready, sorted(pts)))
+        packed.append((ready, not_ready, _ports_in_order(pts)))
     packed.sort(key=lambda x: (tuple(x[2]), (x[0] or x[1] or [("", "")])[0]))
     # truncateEndpoints, on the address keys
     total_ready = sum(len(r) for r, _, _ in packed)

@@ -12,6 +12,7 @@ from typing import Any
 
 from app.sim.clock import SimClock
 from app.sim.controllers import slice_packing as packing
+from app.sim.controllers.gohash import sort_slice_ports
 from app.sim.controllers.keyqueue import KeyQueue
 from app.sim.controllers.podutil import (
     LABEL_SERVICE_NAME,
@@ -42,7 +43,8 @@ APPLY_BATCH = 10
 
 # ---- pure: pod -> endpoint, ports -------------------------------------------
 def endpoint_ports(svc: Obj, pod: Obj) -> list[Obj]:
-    """getEndpointPorts: one port per Service port whose target the pod has."""
+    """getEndpointPorts: one port per Service port whose target the pod has, in the order
+    NewPortMapKey sorts them into (by hash; the slice is written with them in that order)."""
     spec = svc.get("spec") or {}
     out: list[Obj] = []
     for sp in spec.get("ports") or ():
@@ -53,7 +55,7 @@ def endpoint_ports(svc: Obj, pod: Obj) -> list[Obj]:
         if sp.get("appProtocol"):
             port["appProtocol"] = sp["appProtocol"]
         out.append(port)
-    return out
+    return sort_slice_ports(out)
 
 
 @lru_cache(maxsize=8)

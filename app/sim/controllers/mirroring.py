@@ -10,6 +10,7 @@ from typing import Any
 from app.sim.clock import SimClock
 from app.sim.controllers import slice_packing as packing
 from app.sim.controllers.endpoints import repack_subsets
+from app.sim.controllers.gohash import sort_slice_ports
 from app.sim.controllers.keyqueue import KeyQueue
 from app.sim.controllers.podutil import (
     ANNOTATION_LAST_APPLIED,
@@ -72,7 +73,7 @@ def slice_ports(ep_ports: list[Obj] | None) -> list[Obj]:
         if p.get("appProtocol"):
             port["appProtocol"] = p["appProtocol"]
         out.append(port)
-    return out
+    return sort_slice_ports(out)  # NewPortMapKey sorts the list it keys in place
 
 
 def mirrored_labels(endpoints: Obj) -> dict[str, str]:
