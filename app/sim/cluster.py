@@ -31,6 +31,7 @@ from app.sim.errors import not_found
 from app.sim.limits import Limits
 from app.sim.limits import install as install_limits
 from app.sim.store import ObjectStore
+from app.sim.topology import install as install_topology_labels
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class SimCluster:
         self.config = config
         self.store = ObjectStore(self.clock, seed=config.seed)
         self.ips = defaults.install(self.store, seed=config.seed)
+        install_topology_labels(self.store)  # mutating admission, before the limits' validation
         self.limits = Limits(max_replicas=config.max_replicas, max_pods=config.max_pods)
         install_limits(self.store, self.limits)
         self.events = EventRecorder(self.store, self.clock, limit=config.max_events)

@@ -190,3 +190,82 @@ def test_ports_of_a_service_with_two_named_ports_are_in_kubernetes_order(tmp_pat
         assert [s1["name"], s2["name"]] == ["http", "metrics"]
         described = lc.kubectl("describe", "endpoints", "mon").stdout
         assert [ln.split()[0] for ln in _ports_block(described)[2:]] == ["metrics", "http"]
+
+
+ZONED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: zoned}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: zoned}}
+  template:
+    metadata: {labels: {app: zoned}}
+    spec:
+      containers:
+      - {name: c, image: nginx, ports: [{containerPort: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: zoned}
+spec:
+  selector: {app: zoned}
+  ports: [{port: 80}]
+"""
+
+
+def test_bound_pods_carry_their_nodes_zone_and_region(tmp_path: Path) -> None:
+    # the real capture: a pod bound to a node in zone-a is labelled with it (nobody asked for it)
+    captured = load("list-pods.json")["items"][0]["metadata"]["labels"]
+    assert captured["topology.kubernetes.io/zone"] == "zone-a"
+    shown = load("kubectl-outputs.txt")
+    assert "pod-template-hash=8465d5b4d7,topology.kubernetes.io/zone=zone-a" in shown
+    with live_cluster(tmp_path, speed=None) as lc:
+        nodes = _rows(
+            lc.kubectl(
+                "get", "nodes", "-L", "topology.kubernetes.io/zone", "-L", "topology.kubernetes.io/region"
+            ).stdout
+        )
+        zone_of = {r[0]: (r[-2], r[-1]) for r in nodes}
+        assert {z for z, _ in zone_of.values()} == {"zone-a", "zone-b", "zone-c"}
+        assert {r for _, r in zone_of.values()} == {"region-1"}
+
+        lc.kubectl("apply", "-f", "-", stdin=ZONED)
+        # created already bound: admitted with the node's labels too
+        lc.kubectl(
+            "run",
+            "pinned",
+            "--image=nginx",
+            "--labels=app=pinned",
+            "--overrides",
+            json.dumps({"spec": {"nodeName": "node-2"}}),
+        )
+        _settle(lc, 5)
+        pods = json.loads(lc.kubectl("get", "pods", "-o", "json").stdout)["items"]
+        assert len(pods) == 4
+        for pod in pods:
+            node = pod["spec"]["nodeName"]
+            labels = pod["metadata"]["labels"]
+            assert (
+                labels["topology.kubernetes.io/zone"],
+                labels["topology.kubernetes.io/region"],
+            ) == zone_of[node]
+        listed = _rows(lc.kubectl("get", "pods", "-l", "app=zoned", "--show-labels").stdout)
+        for row in listed:
+            assert re.fullmatch(
+                r"app=zoned,pod-template-hash=[a-z0-9]+,topology\.kubernetes\.io/region=region-1,"
+                r"topology\.kubernetes\.io/zone=zone-[abc]",
+                row[-1],
+            ), row
+        # the template was not touched: the labels are the pods' own
+        template = json.loads(lc.kubectl("get", "deployment", "zoned", "-o", "json").stdout)["spec"][
+            "template"
+        ]
+        assert template["metadata"]["labels"] == {"app": "zoned"}
+        # and the EndpointSlice's zones agree with the pods'
+        slices = json.loads(
+            lc.kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=zoned", "-o", "json").stdout
+        )["items"]
+        by_pod = {p["metadata"]["name"]: p["metadata"]["labels"]["topology.kubernetes.io/zone"] for p in pods}
+        zones = {e["targetRef"]["name"]: e["zone"] for s in slices for e in s["endpoints"]}
+        assert zones == {n: z for n, z in by_pod.items() if n.startswith("zoned-")}

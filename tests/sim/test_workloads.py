@@ -86,7 +86,11 @@ def test_deployment_creates_hashed_replicaset_and_pods(cluster: SimCluster) -> N
     for p in ps:
         assert p["metadata"]["name"].startswith(f"shipping-api-{h}-")
         assert len(p["metadata"]["name"]) == len(f"shipping-api-{h}-") + 5
-        assert p["metadata"]["labels"] == {"app": "shipping-api", "pod-template-hash": h}
+        node_labels = cluster.store.require("Node", "", p["spec"]["nodeName"])["metadata"]["labels"]
+        topology = {k: v for k, v in node_labels.items() if k.startswith("topology.kubernetes.io/")}
+        assert set(topology) == {"topology.kubernetes.io/zone", "topology.kubernetes.io/region"}
+        # the template's labels, and the node's zone and region (copied when the pod was bound)
+        assert p["metadata"]["labels"] == {"app": "shipping-api", "pod-template-hash": h, **topology}
         ref = p["metadata"]["ownerReferences"][0]
         assert (ref["kind"], ref["name"], ref["controller"]) == ("ReplicaSet", rs["metadata"]["name"], True)
     assert len(events(cluster, "SuccessfulCreate")) == 4
@@ -338,7 +342,8 @@ def test_label_removed_with_none(cluster: SimCluster) -> None:
     cluster.run_for(0)
     name = pods(cluster, "web")[0]["metadata"]["name"]
     out = cluster.set_pod_labels("default", name, {"pod-template-hash": None, "tier": "x"})
-    assert out["metadata"]["labels"] == {"app": "web", "tier": "x"}
+    labels = {k: v for k, v in out["metadata"]["labels"].items() if not k.startswith("topology.")}
+    assert labels == {"app": "web", "tier": "x"}
 
 
 def test_rolling_update_respects_surge_and_unavailable(cluster: SimCluster) -> None:

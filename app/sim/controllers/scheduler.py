@@ -20,6 +20,7 @@ from app.sim.controllers.common import (
 from app.sim.controllers.events import EventRecorder
 from app.sim.controllers.nodes import NodeCache, NodeInfo
 from app.sim.store import Key, ObjectStore, StoreEvent, key_of
+from app.sim.topology import label_bound_pod
 
 Obj = dict[str, Any]
 COMPONENT = "default-scheduler"
@@ -156,8 +157,13 @@ class Scheduler:
                 self.events.record(pod, "Warning", "FailedScheduling", msg, COMPONENT)
             return
 
+        node_obj = self.store.get("Node", "", node.name)
+
         def bind(draft: Obj) -> None:
+            # pods/binding: the API server sets nodeName, and PodTopologyLabels admission copies the
+            # node's zone and region labels onto the pod in the same write.
             draft["spec"]["nodeName"] = node.name
+            label_bound_pod(draft, node_obj)
             set_condition(
                 draft,
                 {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now},
