@@ -103,7 +103,8 @@ def view_memory(cluster: SimCluster) -> tuple[int, ViewEngine]:
     engine = ViewEngine(ClusterInfo(mode="sim", name="bench"), actions_enabled=True)
     for kind in WATCHED_KINDS:
         engine.apply(Resync(kind, list(cluster.store.list(kind))))
-    engine.take_ops()
+    while engine.has_pending():  # the engine projects a bounded batch a call
+        engine.take_ops()
     gc.collect()
     traced = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()

@@ -23,6 +23,7 @@ from tests.test_sse_live import post
 pytestmark = pytest.mark.browser
 
 T = TypeVar("T")
+CEILING = 60  # seconds: every wait is for a state, this long at most on a busy machine
 
 
 class BackgroundLoop:
@@ -34,7 +35,7 @@ class BackgroundLoop:
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=CEILING)
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -59,10 +60,10 @@ def test_a_page_moved_to_another_replica_gets_its_snapshot_and_follows_it(
 ) -> None:
     with (
         two_replicas(tmp_path, (1_000_000, 1_000_000)) as (a, b, c),
-        httpx.Client(base_url=a, timeout=30) as http_a,
+        httpx.Client(base_url=a, timeout=CEILING) as http_a,
     ):
         for replica in (b, c):
-            with httpx.Client(base_url=replica.url, timeout=30) as http:
+            with httpx.Client(base_url=replica.url, timeout=CEILING) as http:
                 ready_shipping(http)
         bg = BackgroundLoop()
         proxy = TcpProxy(port_of(b.url))
@@ -71,26 +72,32 @@ def test_a_page_moved_to_another_replica_gets_its_snapshot_and_follows_it(
             bg.run(proxy.start())
             front = f"http://127.0.0.1:{proxy.port}/"
             page = browser.new_page()
+            page.set_default_timeout(CEILING * 1000)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(front)
-            wait_for(lambda: len(b.hub.clients) == 1, timeout=60, what="the page's stream on replica B")
-            model_matches_snapshot(page, b.url + "/", timeout=60)
+            wait_for(lambda: len(b.hub.clients) == 1, timeout=CEILING, what="the page's stream on replica B")
+            model_matches_snapshot(page, b.url + "/", timeout=CEILING)
 
             # the Service sends the browser elsewhere: B's connections end, new ones reach C
             bg.run(proxy.stop())
             proxy.upstream_port = port_of(c.url)
             bg.run(proxy.start())
-            wait_for(lambda: len(c.hub.clients) == 1, timeout=60, what="the page's stream on replica C")
-            model_matches_snapshot(page, c.url + "/", timeout=60)
+            wait_for(lambda: len(c.hub.clients) == 1, timeout=CEILING, what="the page's stream on replica C")
+            model_matches_snapshot(page, c.url + "/", timeout=CEILING)
 
             # it follows C from there
             post(http_a, "scale", {"namespace": "default", "name": "shipping-api", "replicas": 5})
-            with httpx.Client(base_url=c.url, timeout=30) as http_c:
+            with httpx.Client(base_url=c.url, timeout=CEILING) as http_c:
                 ready_shipping(http_c, replicas=5)
-            model = model_matches_snapshot(page, c.url + "/", timeout=60)
+            model = model_matches_snapshot(page, c.url + "/", timeout=CEILING)
             assert len([p for p in model["pods"].values() if p["labels"].get("app") == "shipping-api"]) == 5
-            assert page.evaluate("() => window.slicescope.link.state") == "live"
-            assert not b.hub.clients
+            wait_for(
+                lambda: page.evaluate("() => window.slicescope.link.state") == "live",
+                timeout=CEILING,
+                what="the page's link live",
+            )
+            # B notices the dropped connection when it next writes to it (a ping at the latest)
+            wait_for(lambda: not b.hub.clients, timeout=CEILING, what="replica B without streams")
             page.close()
         finally:
             for pg in list(browser.pages):
