@@ -269,3 +269,70 @@ def test_bound_pods_carry_their_nodes_zone_and_region(tmp_path: Path) -> None:
         by_pod = {p["metadata"]["name"]: p["metadata"]["labels"]["topology.kubernetes.io/zone"] for p in pods}
         zones = {e["targetRef"]["name"]: e["zone"] for s in slices for e in s["endpoints"]}
         assert zones == {n: z for n, z in by_pod.items() if n.startswith("zoned-")}
+
+
+RANKED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ranked}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: ranked}}
+  template:
+    metadata: {labels: {app: ranked}}
+    spec:
+      containers:
+      - name: c
+        image: nginx
+        readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 2}
+"""
+
+
+def _ranked_pods(lc: LiveCluster) -> dict[str, dict[str, object]]:
+    """Active pods of the Deployment by name (Terminating ones left out)."""
+    items = json.loads(lc.kubectl("get", "pods", "-l", "app=ranked", "-o", "json").stdout)["items"]
+    return {p["metadata"]["name"]: p for p in items if not p["metadata"].get("deletionTimestamp")}
+
+
+def _scale_and_settle(lc: LiveCluster, replicas: int) -> dict[str, dict[str, object]]:
+    lc.kubectl("scale", "deployment", "ranked", f"--replicas={replicas}")
+    _settle(lc, 10)
+    pods = _ranked_pods(lc)
+    assert len(pods) == replicas
+    return pods
+
+
+def test_scale_down_deletes_the_pods_kubernetes_ranks_first(tmp_path: Path) -> None:
+    with live_cluster(tmp_path, speed=None) as lc:
+        lc.kubectl("apply", "-f", "-", stdin=RANKED)
+        _settle(lc, 5)
+        first = _ranked_pods(lc)
+        assert len(first) == 3
+        _settle(lc, 1000)
+        [n1] = set(_scale_and_settle(lc, 4)) - set(first)
+        # a newer pod replaces the first one on node-2 (the scheduler places pods on the nodes in
+        # turn: n1 went to node-1 and the replacement goes to node-2, where it is alone)
+        replaced = next(name for name, p in first.items() if p["spec"]["nodeName"] == "node-2")  # type: ignore[index]
+        lc.kubectl("delete", "pod", replaced, "--wait=false")
+        _settle(lc, 60)
+        pods = _ranked_pods(lc)
+        [n2] = set(pods) - set(first) - {n1}
+        node = {name: p["spec"]["nodeName"] for name, p in pods.items()}  # type: ignore[index]
+        assert sorted(node.values()) == ["node-1", "node-1", "node-2", "node-3"]
+        assert (node[n1], node[n2]) == ("node-1", "node-2")
+
+        # 4 -> 3: not the newest pod, but the newer of the two on the node holding two
+        pods = _scale_and_settle(lc, 3)
+        assert n1 not in pods and n2 in pods
+
+        # 3 -> 2: a negative pod-deletion-cost puts the oldest pod first
+        oldest = sorted(set(pods) - {n2})[0]
+        lc.kubectl("annotate", "pod", oldest, "controller.kubernetes.io/pod-deletion-cost=-1")
+        pods = _scale_and_settle(lc, 2)
+        assert oldest not in pods and n2 in pods
+
+        # and a pod that is not ready goes before all of them
+        keep, failing = sorted(pods, key=lambda name: name != n2)
+        lc.kubectl("annotate", "pod", failing, "sim.slicescope.io/readiness=fail")
+        _settle(lc, 60)
+        assert _scale_and_settle(lc, 1).keys() == {keep}

@@ -131,9 +131,15 @@ def test_web_scaled_to_250_uses_three_slices_and_back(lesson: SimCluster) -> Non
     assert len(ready) == 250
     lesson.scale("default", "web", 3)
     lesson.run_for(40)
-    assert len(pods(lesson, "web")) == 3
+    survivors = pods(lesson, "web")
+    assert len(survivors) == 3
+    # The ReplicaSet deletes first the pods on the nodes holding the most of them: the survivors
+    # are not simply the oldest three, and slices are not repacked, so they may be in two.
     sls = slices(lesson, "web-svc")
-    assert len(sls) == 1 and len(sls[0]["endpoints"]) == 3
+    assert sorted(e["targetRef"]["name"] for s in sls for e in s["endpoints"]) == sorted(
+        p["metadata"]["name"] for p in survivors
+    )
+    assert all(s["endpoints"] for s in sls) and len(sls) <= 3
 
 
 def test_seed_002_web_svc_lists_ready_pod_ips(lesson: SimCluster) -> None:

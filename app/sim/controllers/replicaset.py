@@ -10,6 +10,7 @@ no new job for a ReplicaSet while one is under way).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,6 @@ from app.sim.controllers.common import (
     condition,
     controller_ref,
     is_active,
-    is_ready,
     is_terminal,
     is_terminating,
     light_mutate,
@@ -39,16 +39,60 @@ COMPONENT = "replicaset-controller"
 RETRY_FIRST, RETRY_MAX = 1.0, 300.0
 
 
-def deletion_rank(pod: Obj) -> tuple[int, int, int, float]:
-    """Lower sorts first = deleted first: unscheduled, then Pending, then not ready, then newest."""
+DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost"
+_PHASE_ORDINAL = {"Pending": 0, "Unknown": 1, "Running": 2}
+
+
+def deletion_cost(pod: Obj) -> int:
+    """GetDeletionCostFromPodAnnotations: an int32, 0 when absent or not a valid number."""
+    text = (pod["metadata"].get("annotations") or {}).get(DELETION_COST_ANNOTATION)
+    if text is None:
+        return 0
+    try:
+        cost = int(str(text).strip(), 10)
+    except ValueError:
+        return 0
+    return cost if -(2**31) <= cost < 2**31 else 0
+
+
+def log2_bucket(since: float | None, now: float) -> int:
+    """logarithmicRankDiff's rank of a timestamp: int(log2(nanoseconds since it)), -1 for none
+    elapsed. A missing timestamp sorts first (afterOrZero: the zero time is the newest)."""
+    if since is None:
+        return -2
+    elapsed_ns = round((now - since) * 1e9)
+    return int(math.log2(elapsed_ns)) if elapsed_ns > 0 else -1
+
+
+def max_restarts(pod: Obj) -> int:
+    return max(
+        (int(c.get("restartCount") or 0) for c in (pod.get("status") or {}).get("containerStatuses") or ()),
+        default=0,
+    )
+
+
+def deletion_rank(pod: Obj, colocated: int, now: float) -> tuple[int, int, int, int, int, int, int, int, str]:
+    """The sort key of ActivePodsWithRanks.Less (pkg/controller/controller_utils.go): lower sorts
+    first = deleted first. Unassigned before assigned; Pending < Unknown < Running; not ready
+    before ready; lower pod-deletion-cost first; more active pods of the Deployment on the same
+    node (`colocated`, getPodsRankedByRelatedPodsOnSameNode) first; ready for less time, in log2
+    buckets; more container restarts; newer, in log2 buckets of age; then the UID, the
+    pseudo-random tie-break."""
     status = pod.get("status") or {}
-    phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", ""), 0)
-    created = parse_rfc3339(pod["metadata"].get("creationTimestamp")) or 0.0
+    md = pod["metadata"]
+    ready_cond = condition(pod, "Ready")
+    ready = ready_cond is not None and ready_cond.get("status") == "True"
+    ready_bucket = log2_bucket(parse_rfc3339(ready_cond.get("lastTransitionTime")), now) if ready else 0
     return (
         1 if (pod.get("spec") or {}).get("nodeName") else 0,
-        phase_rank,
-        1 if is_ready(pod) else 0,
-        -created,
+        _PHASE_ORDINAL.get(status.get("phase", ""), 0),
+        1 if ready else 0,
+        deletion_cost(pod),
+        -colocated,
+        ready_bucket,
+        -max_restarts(pod),
+        log2_bucket(parse_rfc3339(md.get("creationTimestamp")), now),
+        str(md.get("uid") or ""),
     )
 
 
@@ -355,19 +399,54 @@ class ReplicaSetController:
         if diff < 0:
             job = Job(key, uid, create=True, left=min(-diff, self.burst_replicas))
         elif diff > 0:
-            claimed = [
-                p
-                for name in tally.pods
-                if self._facts.get((key[0], name), PodFacts(None)).claimed
-                and (p := self.store.get("Pod", key[0], name)) is not None
-            ]
-            claimed.sort(key=lambda p: (deletion_rank(p), p["metadata"]["name"]))
-            victims = [p["metadata"]["name"] for p in reversed(claimed[: min(diff, self.burst_replicas)])]
-            job = Job(key, uid, create=False, victims=victims)
+            victims = self._pods_to_delete(rs, tally, min(diff, self.burst_replicas))
+            job = Job(key, uid, create=False, victims=victims[::-1])
         else:
             return
         self._jobs[uid] = job
         self._step(job)
+
+    def _pods_to_delete(self, rs: Obj, tally: Tally, n: int) -> list[str]:
+        """getPodsToDelete: the first n of the ReplicaSet's active pods in deletion order, each
+        ranked by the active pods on its node of every ReplicaSet of the same owner."""
+        ns = rs["metadata"].get("namespace", "")
+        claimed = [
+            p
+            for name in tally.pods
+            if self._facts.get((ns, name), PodFacts(None)).claimed
+            and (p := self.store.get("Pod", ns, name)) is not None
+        ]
+        if n >= len(claimed):
+            return [p["metadata"]["name"] for p in claimed]
+        on_node: dict[str, int] = {}
+        for pod in self._related_pods(rs, claimed):
+            if is_active(pod):
+                node = (pod.get("spec") or {}).get("nodeName") or ""
+                on_node[node] = on_node.get(node, 0) + 1
+        now = self.clock.now()
+        claimed.sort(
+            key=lambda p: deletion_rank(p, on_node.get((p.get("spec") or {}).get("nodeName") or "", 0), now)
+        )
+        return [p["metadata"]["name"] for p in claimed[:n]]
+
+    def _related_pods(self, rs: Obj, own: list[Obj]) -> list[Obj]:
+        """getIndirectlyRelatedPods: the pods of every ReplicaSet controlled by this one's owner
+        (only its own when it has none)."""
+        owner = controller_ref(rs)
+        if owner is None:
+            return own
+        ns = rs["metadata"].get("namespace", "")
+        out: list[Obj] = []
+        for sibling in self.store.list("ReplicaSet", ns):
+            ref = controller_ref(sibling)
+            if ref is None or ref.get("uid") != owner.get("uid"):
+                continue
+            tally = self._tallies.get(sibling["metadata"].get("uid", ""))
+            for name in tally.pods if tally is not None else ():
+                pod = self.store.get("Pod", ns, name)
+                if pod is not None:
+                    out.append(pod)
+        return out
 
     def _step(self, job: Job) -> None:
         """One batch of a job; the rest in a later clock callback, then a resync."""
