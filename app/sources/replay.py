@@ -46,6 +46,9 @@ def check_speed(speed: Any) -> float:
     return float(speed)
 
 
+DUE_SLACK = 1e-6  # seconds
+
+
 class ReplaySource:
     """Plays a Recording. `clock` (monotonic seconds) and `sleep` are injectable so tests never wait;
     `on_seek` runs before a seek's rebuilt state is emitted (e.g. to start the view afresh);
@@ -224,7 +227,9 @@ class ReplaySource:
         """Emit every entry due at the current position; at the end, stop playing."""
         if self._emit is None:
             return
-        position = self.position
+        # Due a microsecond early: base + elapsed * speed can land an ulp short of an entry's time,
+        # and a sleep of one ulp does not move a large clock value (the loop would spin on it).
+        position = self.position + DUE_SLACK
         while self._next < len(self._entries) and self._entries[self._next].t <= position:
             entry = self._entries[self._next]
             self._next += 1
