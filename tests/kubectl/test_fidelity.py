@@ -157,12 +157,6 @@ spec:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the ReplicaSet controller to take simulated time to create pods: today the new "
-    "pods and the ReplicaSet's status land in the same instant as the scale, so kubectl never sees "
-    "the Deployment with 3 of 30 replicas updated",
-)
 def test_rollout_status_after_a_scale_up_prints_what_kubernetes_prints(tmp_path: Path) -> None:
     captured = [
         ln for ln in load("kubectl-rollout-status-scale-up.txt").splitlines() if not ln.startswith("$")

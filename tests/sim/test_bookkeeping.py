@@ -147,7 +147,8 @@ def test_replicaset_status_from_tallies_matches_a_recount_through_random_changes
                 c.set_pod_labels("default", rng.choice(pods)["metadata"]["name"], {"pod-template-hash": "x"})
         except ApiError:
             pass
-        c.run_for(rng.choice([0, 0.5, 3, 12]))
+        # (0.01: the shortest wait after which the ReplicaSet controller has seen its own pods)
+        c.run_for(rng.choice([0.01, 0.5, 3, 12]))
         for rs in c.store.list("ReplicaSet", "default", {"app": "web"}):
             assert reported(rs) == recount(c, rs), f"step {step}"
     c.run_for(120)

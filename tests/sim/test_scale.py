@@ -232,7 +232,7 @@ async def test_the_realtime_driver_lets_the_event_loop_run_between_timers() -> N
         return schedule(when, counted)
 
     c.clock.call_at = call_at  # type: ignore[method-assign]
-    c.scale("default", "web", 500)
+    c.scale("default", "web", 1000)
     seen: list[int] = []
     driver = RealtimeDriver(c.clock, speed=1.0, hold=True, slice_seconds=0.0)  # time stands still
     task = asyncio.create_task(driver.run())

@@ -37,6 +37,10 @@ Obj = dict[str, Any]
 COMPONENT = "replicaset-controller"
 # Backoff after a failed pod creation (e.g. a quota): 1 s, doubling, at most 5 minutes.
 RETRY_FIRST, RETRY_MAX = 1.0, 300.0
+# How long a pod the controller created takes to reach its pod cache (the informer's watch): until
+# then it is not counted, so the ReplicaSet's status right after a scale-up still shows the old
+# number, and no new creations start (the controller's expectations).
+CACHE_LATENCY = 0.005
 
 
 DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost"
@@ -252,6 +256,10 @@ class ReplicaSetController:
         self._owner_refs: dict[str, list[Obj]] = {}  # rs uid -> the ownerReferences its pods share
         self._timers: dict[Key, Timer] = {}  # minReadySeconds re-checks
         self._retries: dict[Key, Timer] = {}  # syncs after a failed pod creation
+        self._creating = False  # inside the controller's own pod creations
+        self._unseen: dict[Key, str] = {}  # pods it created, not in its cache yet -> owner uid
+        self._arrivals: dict[float, list[Key]] = {}  # when they reach the cache -> which
+        self._expected: dict[str, int] = {}  # rs uid -> its creations not seen yet
         self._unsubscribe: Any = None
 
     def start(self) -> None:
@@ -271,11 +279,48 @@ class ReplicaSetController:
             self._on_replicaset(event)
         elif event.kind == "Pod":
             pod = event.obj
+            key = key_of(pod)
+            if key in self._unseen:
+                return  # its arrival in the cache reads the pod as it is then
+            if self._creating and event.type == "ADDED":
+                self._expect_arrival(key, pod)
+                return
             shape = None
             ref = controller_ref(pod)
             if ref is not None:
                 shape = self._shapes.get(ref.get("uid", ""))
             self._set_facts(key_of(pod), None if event.type == "DELETED" else pod_facts(pod, shape), pod)
+
+    def _expect_arrival(self, key: Key, pod: Obj) -> None:
+        """A pod this controller just created reaches its cache CACHE_LATENCY later, together
+        with every other pod created at the same instant."""
+        ref = controller_ref(pod)
+        uid = (ref or {}).get("uid", "")
+        self._unseen[key] = uid
+        self._expected[uid] = self._expected.get(uid, 0) + 1
+        when = self.clock.now() + CACHE_LATENCY
+        batch = self._arrivals.get(when)
+        if batch is None:
+            batch = self._arrivals[when] = []
+            self.clock.call_at(when, lambda: self._arrive(when))
+        batch.append(key)
+
+    def _arrive(self, when: float) -> None:
+        for key in self._arrivals.pop(when, ()):
+            uid = self._unseen.pop(key, None)
+            if uid is None:
+                continue
+            left = self._expected.get(uid, 0) - 1
+            if left > 0:
+                self._expected[uid] = left
+            else:
+                self._expected.pop(uid, None)
+            pod = self.store.get("Pod", *key)
+            if pod is None:
+                continue
+            ref = controller_ref(pod)
+            shape = self._shapes.get(ref.get("uid", "")) if ref is not None else None
+            self._set_facts(key, pod_facts(pod, shape), pod)
 
     def _on_replicaset(self, event: StoreEvent) -> None:
         rs = event.obj
@@ -285,6 +330,7 @@ class ReplicaSetController:
             self._jobs.pop(uid, None)
             self._failures.pop(uid, None)
             self._owner_refs.pop(uid, None)
+            self._expected.pop(uid, None)
             tally = self._tallies.pop(uid, None)
             if tally is not None:  # its pods now count for no ReplicaSet (the GC deletes them)
                 ns = rs["metadata"].get("namespace", "")
@@ -394,8 +440,13 @@ class ReplicaSetController:
 
     def _manage(self, rs: Obj, tally: Tally) -> None:
         want = int((rs.get("spec") or {}).get("replicas", 1))
-        diff = tally.claimed - want
         key, uid = key_of(rs), rs["metadata"]["uid"]
+        # Pods it created that its cache has not shown it yet count as there (so a scale-up's
+        # creations all go at once and arrive together); victims are only chosen among pods seen.
+        expected = self._expected.get(uid, 0)
+        diff = tally.claimed + expected - want
+        if diff > 0 and expected:
+            return  # the arrivals requeue it
         if diff < 0:
             job = Job(key, uid, create=True, left=min(-diff, self.burst_replicas))
         elif diff > 0:
@@ -468,13 +519,17 @@ class ReplicaSetController:
             self._queue.add(job.key)
 
     def _create_some(self, rs: Obj, job: Job, tally: Tally, want: int) -> bool:
-        n = min(self.batch, job.left, want - tally.claimed)
+        n = min(self.batch, job.left, want - tally.claimed - self._expected.get(job.uid, 0))
         refs = self._owner_refs.get(job.uid)
         if refs is None:
             refs = self._owner_refs[job.uid] = [owner_ref(rs)]
         for _ in range(max(0, n)):
             try:
-                pod = self.store.create(pod_from_template(rs, refs))
+                self._creating = True
+                try:
+                    pod = self.store.create(pod_from_template(rs, refs))
+                finally:
+                    self._creating = False
             except ApiError as err:
                 self.events.record(rs, "Warning", "FailedCreate", f"Error creating: {err}", COMPONENT)
                 self._retry_later(job.key, job.uid)
@@ -484,7 +539,7 @@ class ReplicaSetController:
             self.events.record(
                 rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", COMPONENT
             )
-        return job.left > 0 and tally.claimed < want
+        return job.left > 0 and tally.claimed + self._expected.get(job.uid, 0) < want
 
     def _delete_some(self, rs: Obj, job: Job, tally: Tally, want: int) -> bool:
         ns = job.key[0]
