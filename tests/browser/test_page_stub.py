@@ -1,5 +1,7 @@
 """The page's own behaviour against the stand-in server (tests/browser/stub_server.py): the reducer,
-seq gaps, escaping, read-only mode, the namespace filter, keyed patching, reduced motion."""
+seq gaps, escaping, read-only mode, the namespace filter, keyed patching, reduced motion. Every wait is
+for a state, with the 60 s ceiling of a busy machine (the page draws a frame after a change, so what
+it shows is waited for, never read at once)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import WAIT_MS
 from tests.browser.helpers import card, chips, model_matches_snapshot, open_pod, post_json, wait_ready_count
 
 pytestmark = pytest.mark.browser
@@ -59,7 +62,8 @@ def test_a_gap_in_the_stream_makes_the_page_resync(page: Any, stub_url: str) -> 
     pod_key = chips(page, SHIPPING, "ready").first.get_attribute("data-pod-key")
     ns, name = pod_key.split("/", 1)
     post_json(stub_url + "api/actions/readiness", {"namespace": ns, "pod": name, "passing": False})
-    card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(timeout=5000)
+    card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(timeout=WAIT_MS)
+    page.wait_for_function("() => window.slicescope.link.state === 'live'", timeout=WAIT_MS)
     history = [h["state"] for h in page.evaluate("() => window.slicescope.linkHistory")]
     assert "reconnecting" in history and history[-1] == "live", history
     model_matches_snapshot(page, stub_url)
@@ -73,7 +77,7 @@ def test_cluster_text_is_never_parsed_as_html(page: Any, stub_url: str) -> None:
     evil = '<img src=x onerror="window.__pwned=1">'
     post_json(stub_url + "api/actions/label", {"namespace": ns, "pod": name, "labels": {"app": evil}})
     orphan = page.locator(f'#orphans [data-pod-key="{pod_key}"]')
-    orphan.wait_for(timeout=3000)
+    orphan.wait_for(timeout=WAIT_MS)
     assert f"app={evil}" in orphan.inner_text()
     assert page.locator("main img").count() == 0
     assert page.evaluate("() => window.__pwned") is None
@@ -99,13 +103,15 @@ def test_namespace_filter_shows_one_namespace(page: Any, stub_url: str) -> None:
     wait_ready_count(page, SHIPPING, 4)
     assert card(page, "shop/cart").is_visible()
     page.select_option('[data-part="ns-filter"]', "shop")
+    card(page, SHIPPING).wait_for(state="detached", timeout=WAIT_MS)  # left out of the list
     assert card(page, "shop/cart").is_visible()
-    assert card(page, SHIPPING).is_hidden()
+    page.wait_for_function("() => location.hash.includes('ns=shop')", timeout=WAIT_MS)
     page.reload()  # the choice survives a reload (it is in the URL)
     wait_ready_count(page, "shop/cart", 1)
     assert card(page, SHIPPING).count() == 0  # left out of the list, not drawn and hidden
     page.select_option('[data-part="ns-filter"]', "")
-    assert card(page, SHIPPING).is_visible()
+    card(page, SHIPPING).wait_for(state="visible", timeout=WAIT_MS)
+    assert card(page, "shop/cart").is_visible()
 
 
 def test_deltas_patch_the_page_instead_of_rebuilding_it(page: Any, stub_url: str) -> None:
@@ -127,7 +133,7 @@ def test_deltas_patch_the_page_instead_of_rebuilding_it(page: Any, stub_url: str
                    c.querySelectorAll('.strip .cell[data-state=ready]').length === 200 &&
                    c.querySelectorAll('.chip.state-ready:not([data-leaving])').length === 50;
         }""",
-        timeout=20000,
+        timeout=WAIT_MS,
     )
     kept = page.evaluate(
         "() => [...document.querySelectorAll('#services .chip')].filter(c => c.__tag === 'kept').length"
@@ -149,7 +155,7 @@ def test_reduced_motion_runs_no_animations(browser_context: Any, stub_url: str) 
         ns, name = pod_key.split("/", 1)
         post_json(stub_url + "api/actions/readiness", {"namespace": ns, "pod": name, "passing": False})
         card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(
-            timeout=3000
+            timeout=WAIT_MS
         )
         running = page.evaluate(
             "() => document.getAnimations().filter(a => !a.effect.target.closest('[data-part=badge]')).length"
@@ -166,10 +172,20 @@ def test_a_stream_that_stays_away_turns_the_badge_stale_then_live(page: Any, stu
     page.route("**/events*", lambda route: route.abort())  # the server is unreachable from now on
     post_json(stub_url + "api/debug/drop-streams")
     badge = page.locator('[data-part="badge"]')
-    page.wait_for_function("() => window.slicescope.link.state === 'reconnecting'", polling="raf")
-    page.wait_for_function("() => window.slicescope.link.state === 'stale'", timeout=5000)
-    assert "STALE" in badge.inner_text() and "no updates since" in badge.inner_text()
+    # the badge turns stale (after 1 s without a stream here) and says so; reconnecting came first
+    page.wait_for_function(
+        """() => { const b = document.querySelector('[data-part="badge"]');
+                   return window.slicescope.link.state === 'stale' && b.dataset.state === 'stale' &&
+                          b.textContent.includes('STALE') && b.textContent.includes('no updates since'); }""",
+        timeout=WAIT_MS,
+    )
+    history = [h["state"] for h in page.evaluate("() => window.slicescope.linkHistory")]
+    assert history[-2:] == ["reconnecting", "stale"], history
     page.unroute("**/events*")
-    page.wait_for_function("() => window.slicescope.link.state === 'live'", timeout=15000)
-    assert "LIVE" in badge.inner_text()
+    page.wait_for_function(
+        """() => window.slicescope.link.state === 'live' &&
+                 document.querySelector('[data-part="badge"]').textContent.includes('LIVE')""",
+        timeout=WAIT_MS,
+    )
+    assert "STALE" not in badge.inner_text()
     model_matches_snapshot(page, stub_url)
