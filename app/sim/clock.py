@@ -67,11 +67,14 @@ class SimClock:
             self.on_schedule()
         return timer
 
+    # Relative to now(): work scheduled from outside a timer (an API request reaching a controller)
+    # starts at the live simulated time, not at the last instant the driver ran timers (that was
+    # up to a tick ago, or seconds on an idle cluster: how stale would depend on the wall clock).
     def call_later(self, delay: float, fn: Callable[[], object]) -> Timer:
-        return self.call_at(self._now + delay, fn)
+        return self.call_at(self.now() + delay, fn)
 
     def call_soon(self, fn: Callable[[], object]) -> Timer:
-        return self.call_at(self._now, fn)
+        return self.call_at(self.now(), fn)
 
     def next_deadline(self) -> float | None:
         while self._heap and self._heap[0].cancelled:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,25 @@ def test_scale_down_deletes_the_pods_kubernetes_ranks_first(tmp_path: Path) -> N
         lc.kubectl("annotate", "pod", failing, "sim.slicescope.io/readiness=fail")
         _settle(lc, 60)
         assert _scale_and_settle(lc, 1).keys() == {keep}
+
+
+def test_a_scale_up_on_a_busy_server_packs_slices_as_kubernetes_does(tmp_path: Path) -> None:
+    """3 -> 150 replicas while the server's event loop is held up again and again (a busy
+    machine): Kubernetes packed the slices [100, 50] every time, and so does the simulator."""
+    manifest = ZONED.replace("zoned", "packed")
+    with live_cluster(tmp_path, speed=20) as lc:
+        lc.kubectl("apply", "-f", "-", stdin=manifest)
+        selector = "kubernetes.io/service-name=packed"
+
+        def sizes() -> list[int]:
+            got = json.loads(lc.kubectl("get", "endpointslices", "-l", selector, "-o", "json").stdout)
+            return sorted((len(s["endpoints"]) for s in got["items"]), reverse=True)
+
+        wait_for(lambda: sizes() == [3], timeout=60, what="three endpoints")
+        lc.kubectl("scale", "deployment", "packed", "--replicas=150")
+        for _ in range(20):  # the loop stalls for 30 ms at a time while the pods come up
+            lc.call(lambda: time.sleep(0.03))
+        wait_for(lambda: sum(sizes()) == 150, timeout=60, what="150 endpoints")
+        assert sizes() == [100, 50]
+        rows = _rows(lc.kubectl("get", "endpointslices", "-l", selector).stdout)
+        assert sorted(len(r[3].split(",")) + int(r[3].split("+ ")[1].split()[0]) for r in rows) == [50, 100]
