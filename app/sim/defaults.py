@@ -239,7 +239,8 @@ def default_service(svc: Obj, old: Obj | None, ips: IPAllocator) -> Obj:
     ports = []
     for p in spec.get("ports") or []:
         q = {**p, "protocol": p.get("protocol") or "TCP"}
-        q.setdefault("targetPort", q.get("port"))
+        if q.get("targetPort") in (None, 0, ""):  # SetDefaults_Service: 0 and "" are unset too
+            q["targetPort"] = q.get("port")
         if type_ in ("NodePort", "LoadBalancer") and not q.get("nodePort"):
             prev = old_ports.get((q.get("port"), q["protocol"]), {}).get("nodePort")
             q["nodePort"] = prev or ips.allocate_node_port()
