@@ -28,6 +28,9 @@ export { portsText } from "./card.js";
 
 /** Expanded slices kept at once (each may hold up to 1000 chips): the oldest folds back. */
 const MAX_EXPANDED = 4;
+/** Frames the list must stay still before a node scrolled to is let go, and the most it is held. */
+const SETTLE_FRAMES = 10;
+const HOLD_MAX_FRAMES = 600;
 
 /**
  * The Deployments whose pod template the Service selects (DeploymentView.services), by name.
@@ -97,6 +100,8 @@ export function createServicesView(root, handlers) {
   /** @type {Set<(keys: string[]) => void>} */
   const drawnListeners = new Set();
   let drawnSignature = "";
+  /** Stops holding the node last scrolled to in place. */
+  let letGo = () => {};
 
   const cardHandlers = {
     onScale: handlers.onScale,
@@ -215,6 +220,45 @@ export function createServicesView(root, handlers) {
     return svcs.map((s) => s.key);
   }
 
+  /**
+   * Keep what was just scrolled to (in a read phase) where it is while the list draws around it:
+   * blocks drawn above it at their real height, or put away at an estimated one, would move it (the
+   * browser's scroll anchoring may anchor on such a block), and an intersection seen before the
+   * scroll may put its own block away for a frame or two (its card is then drawn anew). Each frame's
+   * read phase scrolls it back; it is let go once the list has been still for a few frames, or at
+   * the user's own scroll.
+   * @param {() => HTMLElement|null} find the node now
+   * @param {number} top where it was put (px from the top of the viewport)
+   */
+  function holdInPlace(find, top) {
+    letGo();
+    const inputs = ["wheel", "keydown", "pointerdown", "touchstart"];
+    let held = true;
+    letGo = () => {
+      held = false;
+      for (const type of inputs) window.removeEventListener(type, letGo, true);
+    };
+    for (const type of inputs) window.addEventListener(type, letGo, { capture: true, passive: true });
+    let still = 0;
+    let frames = 0;
+    let signature = drawnSignature;
+    const check = () => {
+      if (!held) return;
+      if (still >= SETTLE_FRAMES || ++frames > HOLD_MAX_FRAMES) {
+        letGo();
+        return;
+      }
+      const node = find();
+      const drift = node ? node.getBoundingClientRect().top - top : 0;
+      if (Math.abs(drift) >= 1) window.scrollBy(0, drift);
+      const busy = !node || signature !== drawnSignature || list.stats.waiting > 0;
+      signature = drawnSignature;
+      still = busy ? 0 : still + 1;
+      frame.read(check);
+    };
+    frame.read(check);
+  }
+
   function notifyDrawn() {
     const keys = list.drawn();
     const sig = keys.join("\n");
@@ -319,22 +363,27 @@ export function createServicesView(root, handlers) {
           const card = cards.get(key);
           if (card && svc) updateCard(card, svc, context(key), true);
           redraw.delete(key);
-          frame.read(() => {
+          const sel = options.podKey
+            ? `[data-pod-key="${CSS.escape(options.podKey)}"]`
+            : options.ip
+              ? `.chip[data-key^="${CSS.escape(`${options.ip}|`)}"]`
+              : null;
+          const cardNow = () => cards.get(key) || null;
+          /** The pod's node in the card, when drawn. */
+          const podNow = () => {
             const c = cards.get(key);
-            if (!c) {
+            return c && sel ? /** @type {HTMLElement|null} */ (c.querySelector(`[data-part=slices] ${sel}`) || c.querySelector(sel)) : null;
+          };
+          frame.read(() => {
+            const pod = podNow();
+            const target = pod || cardNow();
+            if (!target) {
               resolve(null);
               return;
             }
-            /** @type {HTMLElement} */
-            let target = c;
-            if (options.podKey || options.ip) {
-              const sel = options.podKey
-                ? `[data-pod-key="${CSS.escape(options.podKey)}"]`
-                : `.chip[data-key^="${CSS.escape(`${options.ip}|`)}"]`;
-              const found = /** @type {HTMLElement|null} */ (c.querySelector(`[data-part=slices] ${sel}`) || c.querySelector(sel));
-              if (found) target = found;
-            }
-            target.scrollIntoView({ block: options.block || (target === c ? "start" : "center"), behavior: "auto" });
+            target.scrollIntoView({ block: options.block || (pod ? "center" : "start"), behavior: "auto" });
+            list.wake(key); // an intersection seen before this scroll must not put it away
+            holdInPlace(pod ? podNow : cardNow, target.getBoundingClientRect().top);
             if (options.mark !== false) {
               frame.write(() => {
                 target.classList.add("is-found");
