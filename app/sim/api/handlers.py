@@ -5,6 +5,7 @@ arguments and returns (status code, body) or raises ApiError."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,6 +36,8 @@ Obj = dict[str, Any]
 STATUS_KINDS = frozenset({"Pod", "Service", "Deployment", "ReplicaSet", "Node", "Namespace"})
 # On create the server resets status for these (the controllers and the kubelet own it).
 RESET_STATUS_ON_CREATE = frozenset({"Pod", "Service", "Deployment", "ReplicaSet"})
+# Objects one step of a collection DELETE removes before the event loop gets a turn.
+DELETE_BATCH = 200
 _SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation")
 
 
@@ -352,16 +355,35 @@ class Api:
     def delete_collection(
         self, path: ResourcePath, labels: list[Requirement], fields: list[FieldRequirement], options: Obj
     ) -> Obj:
+        deleted: list[Obj] = []
+        for _ in self.delete_collection_steps(path, labels, fields, options, deleted):
+            pass
+        return self.deleted_list(path, deleted)
+
+    def delete_collection_steps(
+        self,
+        path: ResourcePath,
+        labels: list[Requirement],
+        fields: list[FieldRequirement],
+        options: Obj,
+        deleted: list[Obj],
+    ) -> Iterator[int]:
+        """DELETE of a collection, DELETE_BATCH objects at a time: yields after each batch (how
+        many so far) so the caller can let the event loop run; what was deleted goes in `deleted`.
+        Like the API server's, it is not atomic: objects gone meanwhile are skipped."""
         items = self.select(path.info, path.namespace, labels, fields)
-        deleted = []
-        for o in items:
-            name = o["metadata"]["name"]
-            one = ResourcePath(path.info, o["metadata"].get("namespace") or None, name, None)
-            try:
-                deleted.append(self.delete(one, options))
-            except ApiError as exc:
-                if exc.code != 404:
-                    raise
+        for start in range(0, len(items), DELETE_BATCH):
+            for o in items[start : start + DELETE_BATCH]:
+                name = o["metadata"]["name"]
+                one = ResourcePath(path.info, o["metadata"].get("namespace") or None, name, None)
+                try:
+                    deleted.append(self.delete(one, options))
+                except ApiError as exc:
+                    if exc.code != 404:
+                        raise
+            yield len(deleted)
+
+    def deleted_list(self, path: ResourcePath, deleted: list[Obj]) -> Obj:
         return self.list_body(path.info, deleted, list_metadata(self.store.resource_version, None, None))
 
 
