@@ -229,6 +229,10 @@ export function createSearch(root, deps) {
   const list = part(root, "hits");
   /** @type {Found} */
   let found = { hits: [], total: 0, elsewhere: 0 };
+  /** The query `found` answers (typing runs the search a moment after the last key). */
+  let foundFor = "";
+  /** The namespace `found` was looked for in. */
+  let foundIn = "";
   let active = -1;
   /** @type {ReturnType<typeof setTimeout>|undefined} */
   let typing;
@@ -249,6 +253,8 @@ export function createSearch(root, deps) {
     clearTimeout(typing);
     const model = deps.model();
     found = model ? findHits(model, input.value, deps.namespace()) : { hits: [], total: 0, elsewhere: 0 };
+    foundFor = input.value.trim();
+    foundIn = deps.namespace();
     active = found.hits.length ? 0 : -1;
     drawHits();
   }
@@ -386,6 +392,8 @@ export function createSearch(root, deps) {
     if (!s) return;
     restoreTried = performance.now();
     found = s.q ? findHits(model, s.q, deps.namespace(), RESTORE_LOOKS_AT) : { hits: [], total: 0, elsewhere: 0 };
+    foundFor = s.q.trim();
+    foundIn = deps.namespace();
     const wanted = s.svc;
     const hit =
       found.hits.find((h) => h.kind === "pod" && wanted && homeOf(model.pods[h.key]) === wanted) ||
@@ -409,6 +417,8 @@ export function createSearch(root, deps) {
   return {
     /** @param {Model} model @param {{all: boolean}} changes */
     render(model, changes) {
+      // the namespace was changed under a search: its matches and counts were for the other one
+      if (foundFor && !restore && deps.namespace() !== foundIn) search();
       if (!restore) return;
       if (changes.all || performance.now() - restoreTried >= RESTORE_EVERY_MS) tryRestore(model);
     },
@@ -419,9 +429,9 @@ export function createSearch(root, deps) {
       const hit = found.hits[0];
       return hit ? go(hit) : Promise.resolve(null);
     },
-    /** The matches of the last search and where the box last went (for tests). */
+    /** The box's text, the query its matches answer, the matches, and where the box last went (for tests). */
     get state() {
-      return { query: input.value, total: found.total, hits: found.hits.slice(), went: last.hit, wentAt: last.at };
+      return { query: input.value, searched: foundFor, total: found.total, elsewhere: found.elsewhere, hits: found.hits.slice(), went: last.hit, wentAt: last.at };
     },
   };
 }
