@@ -4,39 +4,100 @@ entries of churn the list stays bounded and each render touches only what the ne
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.browser.conftest import SIM_SPEED, _close_pages
 from tests.browser.helpers import get_json, post_json
+from tests.live_server import live_server
 
 pytestmark = pytest.mark.browser
 
 SHIPPING = "default/shipping-api-service"
+WAIT_S = 60.0
+# Real time the simulated cluster's driver sees per step: one simulated second at SIM_SPEED, well
+# inside the timeline's 10 s window (the server stamps each entry with simulated time when it
+# publishes it, so a step bounds how late an entry can be stamped).
+STEP_S = 1.0 / SIM_SPEED
+
+
+class SteppedTime:
+    """The real time the simulated clock's driver reads: moved by the test alone, so simulated time
+    (and every timeline entry's time) does not depend on how fast a busy machine runs the server."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def stepped_app(browser_context: Any) -> Iterator[tuple[str, Any, SteppedTime]]:
+    """The real server (simulated cluster with the lesson loaded) on a driver clock the test moves."""
+    from app.server import create_app
+    from tests.fixtures_app import make_settings
+
+    app = create_app(make_settings(sim_speed=SIM_SPEED), debug_hooks=True)
+    rt = app.state.runtime
+    stepped = SteppedTime()
+    rt.live.monotonic = stepped  # read when the server starts the driver
+    with live_server(app) as base:
+        yield base + "/", rt, stepped
+        _close_pages(browser_context)
+
+
+def _run_sim_until(rt: Any, stepped: SteppedTime, done: Callable[[], bool], what: str) -> None:
+    """Let simulated time pass a step at a time, each step run to its end (every timer due by then),
+    until `done()`."""
+    loop = rt.tasks[0].get_loop()
+    deadline = time.monotonic() + WAIT_S
+    while not done():
+        assert time.monotonic() < deadline, f"{what}: not after {rt.live.now()} s of simulated time"
+        stepped.now += STEP_S
+        driver = rt.live.driver
+        loop.call_soon_threadsafe(driver.wake)
+        target = driver.live()
+        while rt.live.now() < target:  # (the clock never passes a timer it has not run)
+            assert time.monotonic() < deadline, f"the simulated clock stopped at {rt.live.now()}"
+            time.sleep(0.005)
 
 
 def _ips(snap: dict[str, Any], key: str) -> set[str]:
     return {ep["ip"] for sl in snap["services"][key]["slices"] for ep in sl["endpoints"]}
 
 
-def test_a_scale_up_is_one_row_per_transition_naming_the_service(page: Any, app_url: str) -> None:
+def _ready(url: str, key: str) -> int:
+    svc = get_json(url + "api/snapshot")["services"].get(key)
+    return svc["counts"]["ready"] if svc else -1
+
+
+def test_a_scale_up_is_one_row_per_transition_naming_the_service(
+    page: Any, stepped_app: tuple[str, Any, SteppedTime]
+) -> None:
+    app_url, rt, stepped = stepped_app
     page.goto(app_url)
-    page.wait_for_function("() => window.slicescope.link.state === 'live'", timeout=30000)
+    page.wait_for_function("() => window.slicescope.link.state === 'live'", timeout=WAIT_S * 1000)
+    _run_sim_until(rt, stepped, lambda: _ready(app_url, SHIPPING) == 4, "the lesson's four pods ready")
     page.wait_for_function(
         """(key) => { const s = window.slicescope.model.services[key];
                       return s && s.counts.ready === 4 && s.counts.notReady === 0; }""",
         arg=SHIPPING,
-        timeout=60000,
+        timeout=WAIT_S * 1000,
     )
     before = _ips(get_json(app_url + "api/snapshot"), SHIPPING)
     assert post_json(
         app_url + "api/actions/scale", {"namespace": "default", "name": "shipping-api", "replicas": 30}
     )["ok"]
+    _run_sim_until(rt, stepped, lambda: _ready(app_url, SHIPPING) == 30, "thirty pods ready")
     page.wait_for_function(
         """(key) => { const s = window.slicescope.model.services[key];
                       return s && s.counts.ready === 30; }""",
         arg=SHIPPING,
-        timeout=60000,
+        timeout=WAIT_S * 1000,
     )
     joined = _ips(get_json(app_url + "api/snapshot"), SHIPPING) - before
     assert len(joined) == 26
@@ -45,7 +106,7 @@ def test_a_scale_up_is_one_row_per_transition_naming_the_service(page: Any, app_
     ready_row = page.locator(f'#timeline .tl-group[data-service="{SHIPPING}"][data-kind="endpoint"]').filter(
         has_text="26 endpoints of shipping-api-service → ready"
     )
-    ready_row.wait_for(timeout=30000)
+    ready_row.wait_for(timeout=WAIT_S * 1000)
     words = " ".join(ready_row.locator(".tl-body").inner_text().split())
     assert words == "26 endpoints of shipping-api-service → ready ▸ 26 addresses", words
     rows = page.locator("#timeline .tl-item")
