@@ -1,5 +1,7 @@
-"""Classroom mode against the real server and its simulated cluster: a lesson stepped with the keyboard,
-a viewer following the presenter under --present, and the kubectl console."""
+"""Classroom mode against the real server and its simulated cluster: a viewer following the presenter
+under --present, Next pressed while a step plays, the reply to Next racing the stream, the kubectl
+console in and out of a lesson, the pod panel beside a lesson. (Every built-in lesson is stepped
+through, with every key that steps it, Back and restart, in test_scenarios_all.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import SIM_SPEED, _close_pages, _real_app_available
-from tests.browser.helpers import card, get_json, model_matches_snapshot, post_json
+from tests.browser.helpers import card, get_json, post_json
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +57,30 @@ HIGHLIGHT_SHOWN_JS = """() => {
 }"""
 
 
+@pytest.fixture(scope="module")
+def shared_app(browser_context: Any) -> Iterator[str]:
+    """The real server (simulated cluster with the lesson loaded, debug hooks on), one for the module."""
+    if not _real_app_available():
+        pytest.skip("the server is not there yet")
+    from tests.fixtures_app import make_settings, running_app
+
+    with running_app(make_settings(sim_speed=SIM_SPEED), debug_hooks=True) as base:
+        try:
+            yield base + "/"
+        finally:
+            _close_pages(browser_context)
+
+
+@pytest.fixture
+def app_url(shared_app: str, browser_context: Any) -> Iterator[str]:
+    """The module's server with a fresh cluster: a lesson started and stopped brings the default
+    lesson cluster back, made anew (whatever the test before did to it)."""
+    post_json(shared_app + "api/scenarios/start", {"name": "endpoints-basics"})
+    post_json(shared_app + "api/scenarios/stop")
+    yield shared_app
+    _close_pages(browser_context)
+
+
 @pytest.fixture
 def present_url(browser_context: Any) -> Iterator[str]:
     """The real server with --present (token fixed for the test)."""
@@ -94,10 +120,6 @@ def _narration(page: Any) -> str:
     return page.locator("#lesson [data-part=narration]").inner_text()
 
 
-def _ready_chips(page: Any, key: str) -> int:
-    return card(page, key).locator(".chip.state-ready:not([data-leaving])").count()
-
-
 def _wait_ready(page: Any, n: int) -> None:
     page.wait_for_function(
         """([k, n]) => document.querySelectorAll(
@@ -116,89 +138,6 @@ def _no_failed_checks(page: Any) -> None:
         }""",
         timeout=60000,
     )
-
-
-def test_endpoints_basics_stepped_with_the_keyboard(page: Any, app_url: str) -> None:
-    page.goto(app_url)
-    listing = get_json(app_url + "api/scenarios")
-    total = next(s["steps"] for s in listing["scenarios"] if s["name"] == "endpoints-basics")
-    _start(page, "endpoints-basics")
-    _settled(page, 0, total)
-    assert "Four shipping-api pods get a Service" in _narration(page)
-
-    page.keyboard.press("ArrowRight")
-    _settled(page, 1, total)
-    _no_failed_checks(page)
-    assert "Nothing routes to them yet" in _narration(page)
-    orphans = page.locator("#orphans .orphan:not([data-leaving])")
-    page.wait_for_function("() => document.querySelectorAll('#orphans .orphan.is-highlighted').length === 4")
-    assert orphans.count() == 4 and card(page, SHIPPING).count() == 0
-
-    page.keyboard.press("PageDown")  # a presentation clicker
-    _settled(page, 2, total)
-    _no_failed_checks(page)
-    assert "targetPort 8080" in _narration(page)
-    page.wait_for_function(
-        """(k) => { const c = document.querySelector(`.svc[data-key="${k}"]`);
-                    return c && c.classList.contains('is-highlighted') &&
-                           c.querySelectorAll('.chip.state-ready:not([data-leaving])').length === 4; }""",
-        arg=SHIPPING,
-        timeout=60000,
-    )
-    assert card(page, SHIPPING).get_attribute("data-highlight") == "this step"
-    assert page.locator("#orphans .orphan:not([data-leaving])").count() == 0
-
-    page.keyboard.press(" ")
-    _settled(page, 3, total)
-    _no_failed_checks(page)
-    assert "orphan" in _narration(page)
-    orphan = page.locator("#orphans .orphan:not([data-leaving])")
-    orphan.wait_for(timeout=60000)
-    assert "app=debug" in orphan.inner_text()
-    assert "is-highlighted" in (orphan.get_attribute("class") or "")
-    state = get_json(app_url + "api/scenarios")["active"]
-    assert orphan.get_attribute("data-pod-key") in state["highlight"]["pods"]
-
-    page.keyboard.press("ArrowRight")
-    _settled(page, 4, total)
-    _no_failed_checks(page)
-    _wait_ready(page, 4)
-    # what changed in this step is listed in the panel (the replacement turned ready during it:
-    # the clock is held between steps, so nothing of this step happened before Next)
-    page.locator("#lesson [data-part=changes] .change").first.wait_for(timeout=60000)
-
-    page.keyboard.press("ArrowRight")
-    _settled(page, 5, total)
-    _no_failed_checks(page)
-    assert "six replicas" in _narration(page)
-    _wait_ready(page, 6)
-    assert "6/6 ready" in card(page, SHIPPING).locator("form.scale").inner_text()
-
-    # back rebuilds step 4 (a fresh cluster replayed to it): four endpoints again
-    page.keyboard.press("ArrowLeft")
-    _settled(page, 4, total)
-    _no_failed_checks(page)
-    _wait_ready(page, 4)
-    page.keyboard.press("ArrowRight")
-    _settled(page, 5, total)
-    page.keyboard.press("ArrowRight")
-    _settled(page, 6, total)
-    _no_failed_checks(page)
-    card(page, SHIPPING).wait_for(state="detached", timeout=60000)
-    assert page.locator("#orphans .orphan:not([data-leaving])").count() == 1
-
-    page.keyboard.press("ArrowRight")
-    _settled(page, 7, total)
-    _no_failed_checks(page)
-    page.wait_for_function(
-        "() => document.querySelectorAll('#orphans .orphan:not([data-leaving])').length === 0"
-    )
-    assert "Done" in page.locator("#lesson [data-part=next]").inner_text()
-    model_matches_snapshot(page, app_url)
-
-    page.keyboard.press("r")
-    _settled(page, 0, total)
-    assert get_json(app_url + "api/scenarios")["active"]["step"] == 0
 
 
 def test_viewer_follows_the_presenter(browser_context: Any, present_url: str) -> None:
@@ -396,24 +335,6 @@ def test_busy_ends_when_the_reply_to_next_comes_last(page: Any, app_url: str) ->
     _settled(page, 1, 4)
     _no_failed_checks(page)
     assert page.locator("#lesson [data-part=next]").inner_text().startswith("Next")
-
-
-def test_a_terminating_pod_left_out_is_drawn_terminating(page: Any, app_url: str) -> None:
-    page.goto(app_url)
-    _start(page, "rolling-update")
-    for n in (1, 2, 3):  # step 3: an old pod drains
-        page.keyboard.press("ArrowRight")
-        _settled(page, n, 4)
-    _no_failed_checks(page)
-    left_out = page.locator("#services .excluded-pod:has(.reason-terminating)").first
-    left_out.wait_for(timeout=60000)
-    border, background = left_out.evaluate(
-        "(n) => { const s = getComputedStyle(n); return [s.borderTopStyle, s.backgroundImage]; }"
-    )
-    # striped with a dotted edge like a terminating chip, not the dashed outline of a not-ready pod
-    assert border == "dotted" and "repeating-linear-gradient" in background, (border, background)
-    chip = page.locator("#services .chip.state-terminating").first
-    assert chip.evaluate("(n) => getComputedStyle(n).borderTopStyle") == border
 
 
 def test_console_in_a_lesson_suggests_its_commands_says_it_is_busy_and_stops(page: Any, app_url: str) -> None:
