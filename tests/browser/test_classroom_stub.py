@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.conftest import WAIT_MS
 from tests.browser.helpers import card, get_json, model_matches_snapshot, wait_ready_count
 
 pytestmark = pytest.mark.browser
@@ -56,7 +57,7 @@ def test_scale_box_shows_the_deployments_desired_and_ready_replicas(page: Any, s
     page.wait_for_function(
         """() => document.querySelector('.svc[data-key="default/shipping-api-service"] form.scale')
                  .dataset.ready === '6'""",
-        timeout=10000,
+        timeout=WAIT_MS,
     )
     assert "6/6 ready" in form.inner_text()
     assert form.locator(".scale-input").input_value() == "6"
@@ -109,7 +110,7 @@ def test_traffic_toggle_counts_hits_on_ready_chips_only(page: Any, stub_url: str
     page.request.post(
         stub_url + "api/actions/readiness", data={"namespace": ns, "pod": name, "passing": False}
     )
-    card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(timeout=3000)
+    card(page, SHIPPING).locator(f'.chip.state-not-ready[data-pod-key="{pod_key}"]').wait_for(timeout=WAIT_MS)
     page.click(f'.svc[data-key="{SHIPPING}"] [data-part=traffic-toggle]')
     lane = card(page, SHIPPING).locator('[data-part="traffic-lane"]')
     assert ":80 → targetPort 8080" in lane.inner_text()
@@ -120,8 +121,11 @@ def test_traffic_toggle_counts_hits_on_ready_chips_only(page: Any, stub_url: str
         card(page, SHIPPING).locator(f'.chip[data-pod-key="{pod_key}"] [data-part=ip]').inner_text()
     )
     assert not_ready_ip not in hits and len(hits) == 3 and sum(hits.values()) >= 200
-    chip = card(page, SHIPPING).locator(f'.chip[data-pod-key="{pod_key}"]')
-    assert chip.locator(".chip-hits").inner_text() == "0 hits"
+    page.wait_for_function(
+        """(key) => { const h = document.querySelector(`.chip[data-pod-key="${key}"] .chip-hits`);
+                      return !!h && h.textContent === '0 hits'; }""",
+        arg=pod_key,
+    )
     assert (
         page.evaluate(
             "() => document.getAnimations().filter(a => a.effect.target.closest('.traffic-layer')).length"
@@ -142,9 +146,11 @@ def test_traffic_toggle_counts_hits_on_ready_chips_only(page: Any, stub_url: str
         """() => !document.querySelector('.svc[data-key="default/shipping-api-service"] .chip.state-ready')"""
     )
     page.evaluate("(k) => window.slicescope.traffic.send(k)", SHIPPING)
-    result = lane.locator('[data-part="traffic-result"]')
-    assert result.get_attribute("data-state") == "failed"
-    assert "no ready endpoints" in result.inner_text()
+    page.wait_for_function(
+        """() => { const r = document.querySelector('[data-part="traffic-result"]');
+                   return !!r && r.dataset.state === 'failed' &&
+                          r.textContent.includes('no ready endpoints'); }"""
+    )
 
 
 def test_keyboard_steps_the_lesson_through_the_routes(page: Any, stub_url: str) -> None:
@@ -159,7 +165,9 @@ def test_keyboard_steps_the_lesson_through_the_routes(page: Any, stub_url: str) 
     page.locator("body").click(position={"x": 5, "y": 300})  # focus off the buttons
 
     def step_is(n: int) -> None:
-        lesson.locator('[data-part="step"]').and_(page.get_by_text(f"Step {n} of 3")).wait_for(timeout=5000)
+        lesson.locator('[data-part="step"]').and_(page.get_by_text(f"Step {n} of 3")).wait_for(
+            timeout=WAIT_MS
+        )
         page.wait_for_function("() => !document.querySelector('#lesson[data-pending]')")
 
     before = len(_calls(stub_url))
@@ -170,7 +178,7 @@ def test_keyboard_steps_the_lesson_through_the_routes(page: Any, stub_url: str) 
     assert "fails its readiness probe" in lesson.locator('[data-part="narration"]').inner_text()
     # the step names a pod: its chip carries an outline and a label
     marked = card(page, SHIPPING).locator(".chip.is-highlighted")
-    marked.wait_for(timeout=3000)
+    marked.wait_for(timeout=WAIT_MS)
     assert marked.get_attribute("data-highlight") == "this step"
     assert "NOT READY" in marked.inner_text()
     assert card(page, SHIPPING).get_attribute("data-highlight") == "this step"
@@ -183,7 +191,7 @@ def test_keyboard_steps_the_lesson_through_the_routes(page: Any, stub_url: str) 
     page.keyboard.press("ArrowLeft")
     step_is(1)
     page.keyboard.press("r")
-    lesson.locator('[data-part="step"]').and_(page.get_by_text("Ready · 3 steps")).wait_for(timeout=5000)
+    lesson.locator('[data-part="step"]').and_(page.get_by_text("Ready · 3 steps")).wait_for(timeout=WAIT_MS)
     page.wait_for_function("() => !document.querySelector('#lesson[data-pending]')")
     # typing in a field is not a shortcut
     page.click("[data-part=console-toggle]")
@@ -228,16 +236,16 @@ def test_viewer_hides_controls_and_follows_the_presenter(browser_context: Any, s
         presenter.wait_for_selector("#lesson[data-active=yes]")
         presenter.keyboard.press("ArrowRight")
         viewer.locator("#lesson [data-part=step]").and_(viewer.get_by_text("Step 1 of 3")).wait_for(
-            timeout=5000
+            timeout=WAIT_MS
         )
         presenter.wait_for_function("() => !document.querySelector('#lesson[data-pending]')")
         presenter.keyboard.press("ArrowRight")
         viewer.locator("#lesson [data-part=step]").and_(viewer.get_by_text("Step 2 of 3")).wait_for(
-            timeout=5000
+            timeout=WAIT_MS
         )
         assert viewer.locator("#lesson").is_visible()
         assert "fails its readiness probe" in viewer.locator("#lesson [data-part=narration]").inner_text()
-        card(viewer, SHIPPING).locator(".chip.is-highlighted").wait_for(timeout=3000)
+        card(viewer, SHIPPING).locator(".chip.is-highlighted").wait_for(timeout=WAIT_MS)
         assert viewer.locator(".lesson-buttons").is_hidden()
         # the viewer's keys do nothing, and a POST without the token is refused
         calls = len(_calls(stub_present_url))
@@ -285,7 +293,7 @@ def test_console_and_lessons_are_hidden_on_a_real_cluster(page: Any, stub_readon
 def test_replay_bar_plays_seeks_and_says_where_the_recording_stops(page: Any, stub_replay_url: str) -> None:
     page.goto(stub_replay_url)
     bar = page.locator("#replay")
-    bar.wait_for(timeout=5000)
+    bar.wait_for(timeout=WAIT_MS)
     page.wait_for_function(
         "() => document.querySelector('#replay [data-part=time]').textContent.includes('2:00')"
     )
@@ -298,24 +306,26 @@ def test_replay_bar_plays_seeks_and_says_where_the_recording_stops(page: Any, st
     page.wait_for_function("() => window.slicescope.replay.replay.speed === 4")
     bar.locator("[data-part=scrub]").fill("60")  # sets the value and fires input + change
     page.wait_for_function("() => window.slicescope.replay.replay.position === 60")
-    assert "1:00 / 2:00" in bar.inner_text()
+    page.wait_for_function("() => document.getElementById('replay').textContent.includes('1:00 / 2:00')")
     assert _calls(stub_replay_url) == ["/api/replay/pause", "/api/replay/speed", "/api/replay/seek"]
 
 
 def test_record_button_starts_and_stops_with_the_file_name(page: Any, stub_url: str) -> None:
     page.goto(stub_url)
     box = page.locator("[data-part=record-box]")
-    box.wait_for(timeout=5000)
+    box.wait_for(timeout=WAIT_MS)
     box.locator("[data-part=record]").click()
     page.wait_for_function(
-        "() => document.querySelector('[data-part=record-box]').dataset.recording === 'true'"
+        """() => { const b = document.querySelector('[data-part=record-box]');
+                   return b.dataset.recording === 'true' &&
+                          b.textContent.includes('slicescope-20261122-030729.jsonl · 9 items'); }"""
     )
-    assert "slicescope-20261122-030729.jsonl · 9 items" in box.inner_text()
     box.locator("[data-part=record]").click()
     page.wait_for_function(
-        "() => document.querySelector('[data-part=record-box]').dataset.recording === 'false'"
+        """() => { const b = document.querySelector('[data-part=record-box]');
+                   return b.dataset.recording === 'false' &&
+                          b.textContent.includes('saved slicescope-20261122-030729.jsonl · 12 items'); }"""
     )
-    assert "saved slicescope-20261122-030729.jsonl · 12 items" in box.inner_text()
 
 
 def test_dark_theme_is_kept_across_reloads(page: Any, stub_url: str) -> None:
@@ -373,6 +383,9 @@ def test_console_without_a_lesson_suggests_commands_about_the_services_there_are
     wait_ready_count(page, SHIPPING, 4)
     page.click("[data-part=console-toggle]")
     box = page.locator("#console [data-part=suggestions]")
+    page.wait_for_function(
+        "() => document.querySelector('#console [data-part=suggestions]').dataset.source === 'cluster'"
+    )
     assert (
         box.get_attribute("data-source") == "cluster"
         and box.locator(".suggestions-label").inner_text() == "try:"
