@@ -71,7 +71,7 @@ def stamp(ts: float) -> str:
 
 
 _SHARED: dict[tuple[Any, ...], Obj] = {}
-_SHARED_LIMIT = 4096
+_SHARED_LIMIT = 1024  # distinct shared dicts kept (conditions carry timestamps: churn makes new ones)
 
 
 def shared(d: Obj) -> Obj:

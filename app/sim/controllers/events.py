@@ -2,7 +2,9 @@
 aggregates similar events (the 10th distinct message about the same object and reason within 10
 minutes becomes one "(combined from similar events): ..." event), repeats of an event bump its
 count, and a spam filter lets a source say at most 25 things about one object in a burst, then one
-every 5 minutes. At most `limit` Event objects are kept (the oldest are deleted)."""
+every 5 minutes. At most `limit` Event objects are kept (the oldest are deleted). The caches hold
+only what can still matter: entries about an object go when it is deleted (its uid never comes
+back), and an Event's count record goes with the Event."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 from app.sim.clock import SimClock
 from app.sim.controllers.common import shared, stamp
 from app.sim.errors import ApiError
-from app.sim.store import ObjectStore
+from app.sim.store import ObjectStore, StoreEvent
 
 Obj = dict[str, Any]
 
@@ -47,11 +49,7 @@ class _Bucket:
     at: float
 
 
-def _put(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    if len(cache) > CACHE_ENTRIES:
-        cache.popitem(last=False)
+_UID = 5  # where the involved object's uid is in every cache key: (component, host, kind, ns, name, uid, ...)
 
 
 class EventRecorder:
@@ -65,9 +63,39 @@ class EventRecorder:
         self._similar: OrderedDict[tuple[str, ...], _Similar] = OrderedDict()
         self._logged: OrderedDict[tuple[str, ...], _Logged] = OrderedDict()
         self._spam: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()
-        self._kept: OrderedDict[tuple[str, str], None] = OrderedDict()  # stored events, oldest first
+        # stored events, oldest first -> the key of their count record in _logged
+        self._kept: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+        self._keys_of: dict[str, set[tuple[str, ...]]] = {}  # involved uid -> its keys in the caches
         self._seq = itertools.count()
         self.dropped = 0  # events the spam filter dropped
+        self._unsubscribe = store.subscribe(self._on_event)
+
+    def _on_event(self, ev: StoreEvent) -> None:
+        """A deleted object's entries go from the caches (bookkeeping only: no writes here)."""
+        if ev.type == "DELETED" and ev.kind != "Event":
+            keys = self._keys_of.pop(ev.obj["metadata"].get("uid") or "", None)
+            for key in keys or ():
+                for cache in (self._similar, self._logged, self._spam):
+                    cache.pop(key, None)  # type: ignore[arg-type]
+
+    def _put(self, cache: OrderedDict[Any, Any], key: tuple[str, ...], value: Any) -> None:
+        """An LRU of CACHE_ENTRIES entries, as client-go's, whose keys are filed by involved uid."""
+        if key not in cache:
+            self._keys_of.setdefault(key[_UID], set()).add(key)
+        cache[key] = value
+        cache.move_to_end(key)
+        if len(cache) > CACHE_ENTRIES:
+            old, _ = cache.popitem(last=False)
+            self._unfile(old)
+
+    def _unfile(self, key: tuple[str, ...]) -> None:
+        if key in self._similar or key in self._logged or key in self._spam:
+            return  # another cache still has it
+        keys = self._keys_of.get(key[_UID])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._keys_of[key[_UID]]
 
     def record(
         self,
@@ -93,7 +121,7 @@ class EventRecorder:
             similar = _Similar()
         similar.messages.add(message)
         similar.last = now
-        _put(self._similar, agg_key, similar)
+        self._put(self._similar, agg_key, similar)
         if len(similar.messages) < MAX_SIMILAR:
             key: tuple[str, ...] = (*agg_key, field_path, message)
         else:
@@ -108,20 +136,20 @@ class EventRecorder:
             logged.count += 1
         else:
             logged = _Logged(namespace, "", 1, ts)
-        _put(self._logged, key, logged)
+        self._put(self._logged, key, logged)
         # 3. the spam filter: a token bucket per source and object.
         spam_key = (component, host, *involved, api_version)
         bucket = self._spam.get(spam_key) or _Bucket(float(SPAM_BURST), now)
         bucket.tokens = min(float(SPAM_BURST), bucket.tokens + (now - bucket.at) * SPAM_QPS)
         bucket.at = now
-        _put(self._spam, spam_key, bucket)
+        self._put(self._spam, spam_key, bucket)
         if bucket.tokens < 1.0:
             self.dropped += 1
             return None
         bucket.tokens -= 1.0
         if logged.name:
             return self._bump(logged, message, ts)
-        return self._create(obj, logged, type_, reason, message, component, host, field_path, ts)
+        return self._create(obj, logged, key, type_, reason, message, component, host, field_path, ts)
 
     def _bump(self, logged: _Logged, message: str, ts: str) -> Obj | None:
         current = self.store.get("Event", logged.namespace, logged.name)
@@ -139,6 +167,7 @@ class EventRecorder:
         self,
         obj: Obj,
         logged: _Logged,
+        key: tuple[str, ...],
         type_: str,
         reason: str,
         message: str,
@@ -185,9 +214,13 @@ class EventRecorder:
         except ApiError:
             return None
         logged.name = created["metadata"]["name"]
-        self._kept[(logged.namespace, logged.name)] = None
+        self._kept[(logged.namespace, logged.name)] = key
         while len(self._kept) > self.limit:
-            (ns, name), _ = self._kept.popitem(last=False)
+            (ns, name), gone_key = self._kept.popitem(last=False)
             if self.store.get("Event", ns, name) is not None:
                 self.store.delete("Event", ns, name)
+            record = self._logged.get(gone_key)
+            if record is not None and record.name == name:  # its count can never be bumped again
+                del self._logged[gone_key]
+                self._unfile(gone_key)
         return created
